@@ -1,0 +1,55 @@
+# routecast build. `make demo` and `make test` are all a fresh clone needs.
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+
+# Code-generation and lint tools, pinned in tools/go.mod so that their
+# dependencies stay out of the main module.
+TOOL_PKGS := github.com/bufbuild/buf/cmd/buf \
+             google.golang.org/protobuf/cmd/protoc-gen-go \
+             google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+             honnef.co/go/tools/cmd/staticcheck
+TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/staticcheck
+
+BINARIES := ./server/cmd/routecastd ./server/cmd/routecast ./agent/cmd/routecast-agent
+
+.PHONY: all build tools generate check-generated lint test demo bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ $(BINARIES)
+
+tools: $(TOOLS)
+
+$(TOOLS) &: tools/go.mod tools/go.sum
+	$(GO) build -modfile=tools/go.mod -o $(BIN)/ $(TOOL_PKGS)
+
+generate: tools
+	buf generate
+
+# Fails when gen/ differs from what the committed protos generate.
+check-generated: generate
+	@git diff --exit-code --stat -- gen || \
+	  { echo "gen/ is stale: run 'make generate' and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain -- gen)" || \
+	  { git status --porcelain -- gen; echo "gen/ has untracked files: run 'make generate' and commit"; exit 1; }
+
+lint: tools
+	buf lint
+	$(GO) vet ./...
+	staticcheck ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "not gofmt-formatted"; exit 1; }
+
+test:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+demo: build
+	bash examples/demo.sh
+
+bench: build
+	@echo "TODO: benchmarks"
+
+clean:
+	rm -rf $(BIN)
