@@ -22,6 +22,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ChangeKind says what a change did.
+type ChangeKind int32
+
+const (
+	// Not used.
+	ChangeKind_CHANGE_KIND_UNSPECIFIED ChangeKind = 0
+	// The route was created or replaced.
+	ChangeKind_CHANGE_KIND_PUT ChangeKind = 1
+	// The route was deleted.
+	ChangeKind_CHANGE_KIND_DELETE ChangeKind = 2
+)
+
+// Enum value maps for ChangeKind.
+var (
+	ChangeKind_name = map[int32]string{
+		0: "CHANGE_KIND_UNSPECIFIED",
+		1: "CHANGE_KIND_PUT",
+		2: "CHANGE_KIND_DELETE",
+	}
+	ChangeKind_value = map[string]int32{
+		"CHANGE_KIND_UNSPECIFIED": 0,
+		"CHANGE_KIND_PUT":         1,
+		"CHANGE_KIND_DELETE":      2,
+	}
+)
+
+func (x ChangeKind) Enum() *ChangeKind {
+	p := new(ChangeKind)
+	*p = x
+	return p
+}
+
+func (x ChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_routecast_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (ChangeKind) Type() protoreflect.EnumType {
+	return &file_routecast_v1_admin_proto_enumTypes[0]
+}
+
+func (x ChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeKind.Descriptor instead.
+func (ChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
 // PutRouteRequest creates or replaces a route.
 type PutRouteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1031,6 +1084,234 @@ func (x *Nack) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Change is one committed put or delete, as kept in the store's change log.
+type Change struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revision of the commit that made the change.
+	Revision uint64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Scope of the route.
+	Scope string `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Name of the route.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// Whether the route was put or deleted.
+	Kind ChangeKind `protobuf:"varint,4,opt,name=kind,proto3,enum=routecast.v1.ChangeKind" json:"kind,omitempty"`
+	// The route as put; unset for a delete.
+	Route *Route `protobuf:"bytes,5,opt,name=route,proto3" json:"route,omitempty"`
+	// SPIFFE ID of the caller that made the change.
+	Actor string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	// When the change was committed.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Change) Reset() {
+	*x = Change{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Change) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Change) ProtoMessage() {}
+
+func (x *Change) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Change.ProtoReflect.Descriptor instead.
+func (*Change) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Change) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Change) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *Change) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Change) GetKind() ChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChangeKind_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *Change) GetRoute() *Route {
+	if x != nil {
+		return x.Route
+	}
+	return nil
+}
+
+func (x *Change) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Change) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// ListChangesRequest asks for the change log.
+type ListChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only changes of this scope; empty means every scope.
+	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Only changes of this route; requires scope.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Only changes after this revision.
+	AfterRevision uint64 `protobuf:"varint,3,opt,name=after_revision,json=afterRevision,proto3" json:"after_revision,omitempty"`
+	// Maximum changes returned, 1 to 1000; zero means 100.
+	PageSize      int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChangesRequest) Reset() {
+	*x = ListChangesRequest{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChangesRequest) ProtoMessage() {}
+
+func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListChangesRequest) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListChangesRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListChangesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListChangesRequest) GetAfterRevision() uint64 {
+	if x != nil {
+		return x.AfterRevision
+	}
+	return 0
+}
+
+func (x *ListChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListChangesResponse is a page of the change log, oldest first.
+type ListChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes, in revision order.
+	Changes []*Change `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Pass as after_revision to read on; zero when the log is exhausted.
+	NextAfterRevision uint64 `protobuf:"varint,2,opt,name=next_after_revision,json=nextAfterRevision,proto3" json:"next_after_revision,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListChangesResponse) Reset() {
+	*x = ListChangesResponse{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChangesResponse) ProtoMessage() {}
+
+func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListChangesResponse) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListChangesResponse) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListChangesResponse) GetNextAfterRevision() uint64 {
+	if x != nil {
+		return x.NextAfterRevision
+	}
+	return 0
+}
+
 var File_routecast_v1_admin_proto protoreflect.FileDescriptor
 
 const file_routecast_v1_admin_proto_rawDesc = "" +
@@ -1103,7 +1384,28 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\x05nonce\x18\x01 \x01(\tR\x05nonce\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12<\n" +
 	"\ferror_detail\x18\x03 \x01(\v2\x19.routecast.v1.ErrorDetailR\verrorDetail\x12.\n" +
-	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time2\xf0\x03\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xed\x01\n" +
+	"\x06Change\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x14\n" +
+	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12,\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x18.routecast.v1.ChangeKindR\x04kind\x12)\n" +
+	"\x05route\x18\x05 \x01(\v2\x13.routecast.v1.RouteR\x05route\x12\x14\n" +
+	"\x05actor\x18\x06 \x01(\tR\x05actor\x12.\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x82\x01\n" +
+	"\x12ListChangesRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
+	"\x0eafter_revision\x18\x03 \x01(\x04R\rafterRevision\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\"u\n" +
+	"\x13ListChangesResponse\x12.\n" +
+	"\achanges\x18\x01 \x03(\v2\x14.routecast.v1.ChangeR\achanges\x12.\n" +
+	"\x13next_after_revision\x18\x02 \x01(\x04R\x11nextAfterRevision*V\n" +
+	"\n" +
+	"ChangeKind\x12\x1b\n" +
+	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fCHANGE_KIND_PUT\x10\x01\x12\x16\n" +
+	"\x12CHANGE_KIND_DELETE\x10\x022\xc4\x04\n" +
 	"\x11RouteAdminService\x12I\n" +
 	"\bPutRoute\x12\x1d.routecast.v1.PutRouteRequest\x1a\x1e.routecast.v1.PutRouteResponse\x12R\n" +
 	"\vDeleteRoute\x12 .routecast.v1.DeleteRouteRequest\x1a!.routecast.v1.DeleteRouteResponse\x12I\n" +
@@ -1111,7 +1413,8 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"ListRoutes\x12\x1f.routecast.v1.ListRoutesRequest\x1a .routecast.v1.ListRoutesResponse\x12R\n" +
 	"\vApplyRoutes\x12 .routecast.v1.ApplyRoutesRequest\x1a!.routecast.v1.ApplyRoutesResponse\x12L\n" +
-	"\tGetStatus\x12\x1e.routecast.v1.GetStatusRequest\x1a\x1f.routecast.v1.GetStatusResponseB=Z;github.com/routecast/routecast/gen/routecast/v1;routecastv1b\x06proto3"
+	"\tGetStatus\x12\x1e.routecast.v1.GetStatusRequest\x1a\x1f.routecast.v1.GetStatusResponse\x12R\n" +
+	"\vListChanges\x12 .routecast.v1.ListChangesRequest\x1a!.routecast.v1.ListChangesResponseB=Z;github.com/routecast/routecast/gen/routecast/v1;routecastv1b\x06proto3"
 
 var (
 	file_routecast_v1_admin_proto_rawDescOnce sync.Once
@@ -1125,58 +1428,69 @@ func file_routecast_v1_admin_proto_rawDescGZIP() []byte {
 	return file_routecast_v1_admin_proto_rawDescData
 }
 
-var file_routecast_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_routecast_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_routecast_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_routecast_v1_admin_proto_goTypes = []any{
-	(*PutRouteRequest)(nil),       // 0: routecast.v1.PutRouteRequest
-	(*PutRouteResponse)(nil),      // 1: routecast.v1.PutRouteResponse
-	(*DeleteRouteRequest)(nil),    // 2: routecast.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),   // 3: routecast.v1.DeleteRouteResponse
-	(*GetRouteRequest)(nil),       // 4: routecast.v1.GetRouteRequest
-	(*GetRouteResponse)(nil),      // 5: routecast.v1.GetRouteResponse
-	(*ListRoutesRequest)(nil),     // 6: routecast.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),    // 7: routecast.v1.ListRoutesResponse
-	(*ApplyRoutesRequest)(nil),    // 8: routecast.v1.ApplyRoutesRequest
-	(*ApplyRoutesResponse)(nil),   // 9: routecast.v1.ApplyRoutesResponse
-	(*GetStatusRequest)(nil),      // 10: routecast.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 11: routecast.v1.GetStatusResponse
-	(*ScopeStatus)(nil),           // 12: routecast.v1.ScopeStatus
-	(*AgentStatus)(nil),           // 13: routecast.v1.AgentStatus
-	(*Nack)(nil),                  // 14: routecast.v1.Nack
-	(*Route)(nil),                 // 15: routecast.v1.Route
-	(*Node)(nil),                  // 16: routecast.v1.Node
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*ErrorDetail)(nil),           // 18: routecast.v1.ErrorDetail
+	(ChangeKind)(0),               // 0: routecast.v1.ChangeKind
+	(*PutRouteRequest)(nil),       // 1: routecast.v1.PutRouteRequest
+	(*PutRouteResponse)(nil),      // 2: routecast.v1.PutRouteResponse
+	(*DeleteRouteRequest)(nil),    // 3: routecast.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),   // 4: routecast.v1.DeleteRouteResponse
+	(*GetRouteRequest)(nil),       // 5: routecast.v1.GetRouteRequest
+	(*GetRouteResponse)(nil),      // 6: routecast.v1.GetRouteResponse
+	(*ListRoutesRequest)(nil),     // 7: routecast.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),    // 8: routecast.v1.ListRoutesResponse
+	(*ApplyRoutesRequest)(nil),    // 9: routecast.v1.ApplyRoutesRequest
+	(*ApplyRoutesResponse)(nil),   // 10: routecast.v1.ApplyRoutesResponse
+	(*GetStatusRequest)(nil),      // 11: routecast.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 12: routecast.v1.GetStatusResponse
+	(*ScopeStatus)(nil),           // 13: routecast.v1.ScopeStatus
+	(*AgentStatus)(nil),           // 14: routecast.v1.AgentStatus
+	(*Nack)(nil),                  // 15: routecast.v1.Nack
+	(*Change)(nil),                // 16: routecast.v1.Change
+	(*ListChangesRequest)(nil),    // 17: routecast.v1.ListChangesRequest
+	(*ListChangesResponse)(nil),   // 18: routecast.v1.ListChangesResponse
+	(*Route)(nil),                 // 19: routecast.v1.Route
+	(*Node)(nil),                  // 20: routecast.v1.Node
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*ErrorDetail)(nil),           // 22: routecast.v1.ErrorDetail
 }
 var file_routecast_v1_admin_proto_depIdxs = []int32{
-	15, // 0: routecast.v1.PutRouteRequest.route:type_name -> routecast.v1.Route
-	15, // 1: routecast.v1.PutRouteResponse.route:type_name -> routecast.v1.Route
-	15, // 2: routecast.v1.GetRouteResponse.route:type_name -> routecast.v1.Route
-	15, // 3: routecast.v1.ListRoutesResponse.routes:type_name -> routecast.v1.Route
-	15, // 4: routecast.v1.ApplyRoutesRequest.puts:type_name -> routecast.v1.Route
-	12, // 5: routecast.v1.GetStatusResponse.scopes:type_name -> routecast.v1.ScopeStatus
-	13, // 6: routecast.v1.GetStatusResponse.agents:type_name -> routecast.v1.AgentStatus
-	16, // 7: routecast.v1.AgentStatus.node:type_name -> routecast.v1.Node
-	17, // 8: routecast.v1.AgentStatus.connected_at:type_name -> google.protobuf.Timestamp
-	14, // 9: routecast.v1.AgentStatus.last_nack:type_name -> routecast.v1.Nack
-	18, // 10: routecast.v1.Nack.error_detail:type_name -> routecast.v1.ErrorDetail
-	17, // 11: routecast.v1.Nack.time:type_name -> google.protobuf.Timestamp
-	0,  // 12: routecast.v1.RouteAdminService.PutRoute:input_type -> routecast.v1.PutRouteRequest
-	2,  // 13: routecast.v1.RouteAdminService.DeleteRoute:input_type -> routecast.v1.DeleteRouteRequest
-	4,  // 14: routecast.v1.RouteAdminService.GetRoute:input_type -> routecast.v1.GetRouteRequest
-	6,  // 15: routecast.v1.RouteAdminService.ListRoutes:input_type -> routecast.v1.ListRoutesRequest
-	8,  // 16: routecast.v1.RouteAdminService.ApplyRoutes:input_type -> routecast.v1.ApplyRoutesRequest
-	10, // 17: routecast.v1.RouteAdminService.GetStatus:input_type -> routecast.v1.GetStatusRequest
-	1,  // 18: routecast.v1.RouteAdminService.PutRoute:output_type -> routecast.v1.PutRouteResponse
-	3,  // 19: routecast.v1.RouteAdminService.DeleteRoute:output_type -> routecast.v1.DeleteRouteResponse
-	5,  // 20: routecast.v1.RouteAdminService.GetRoute:output_type -> routecast.v1.GetRouteResponse
-	7,  // 21: routecast.v1.RouteAdminService.ListRoutes:output_type -> routecast.v1.ListRoutesResponse
-	9,  // 22: routecast.v1.RouteAdminService.ApplyRoutes:output_type -> routecast.v1.ApplyRoutesResponse
-	11, // 23: routecast.v1.RouteAdminService.GetStatus:output_type -> routecast.v1.GetStatusResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	19, // 0: routecast.v1.PutRouteRequest.route:type_name -> routecast.v1.Route
+	19, // 1: routecast.v1.PutRouteResponse.route:type_name -> routecast.v1.Route
+	19, // 2: routecast.v1.GetRouteResponse.route:type_name -> routecast.v1.Route
+	19, // 3: routecast.v1.ListRoutesResponse.routes:type_name -> routecast.v1.Route
+	19, // 4: routecast.v1.ApplyRoutesRequest.puts:type_name -> routecast.v1.Route
+	13, // 5: routecast.v1.GetStatusResponse.scopes:type_name -> routecast.v1.ScopeStatus
+	14, // 6: routecast.v1.GetStatusResponse.agents:type_name -> routecast.v1.AgentStatus
+	20, // 7: routecast.v1.AgentStatus.node:type_name -> routecast.v1.Node
+	21, // 8: routecast.v1.AgentStatus.connected_at:type_name -> google.protobuf.Timestamp
+	15, // 9: routecast.v1.AgentStatus.last_nack:type_name -> routecast.v1.Nack
+	22, // 10: routecast.v1.Nack.error_detail:type_name -> routecast.v1.ErrorDetail
+	21, // 11: routecast.v1.Nack.time:type_name -> google.protobuf.Timestamp
+	0,  // 12: routecast.v1.Change.kind:type_name -> routecast.v1.ChangeKind
+	19, // 13: routecast.v1.Change.route:type_name -> routecast.v1.Route
+	21, // 14: routecast.v1.Change.time:type_name -> google.protobuf.Timestamp
+	16, // 15: routecast.v1.ListChangesResponse.changes:type_name -> routecast.v1.Change
+	1,  // 16: routecast.v1.RouteAdminService.PutRoute:input_type -> routecast.v1.PutRouteRequest
+	3,  // 17: routecast.v1.RouteAdminService.DeleteRoute:input_type -> routecast.v1.DeleteRouteRequest
+	5,  // 18: routecast.v1.RouteAdminService.GetRoute:input_type -> routecast.v1.GetRouteRequest
+	7,  // 19: routecast.v1.RouteAdminService.ListRoutes:input_type -> routecast.v1.ListRoutesRequest
+	9,  // 20: routecast.v1.RouteAdminService.ApplyRoutes:input_type -> routecast.v1.ApplyRoutesRequest
+	11, // 21: routecast.v1.RouteAdminService.GetStatus:input_type -> routecast.v1.GetStatusRequest
+	17, // 22: routecast.v1.RouteAdminService.ListChanges:input_type -> routecast.v1.ListChangesRequest
+	2,  // 23: routecast.v1.RouteAdminService.PutRoute:output_type -> routecast.v1.PutRouteResponse
+	4,  // 24: routecast.v1.RouteAdminService.DeleteRoute:output_type -> routecast.v1.DeleteRouteResponse
+	6,  // 25: routecast.v1.RouteAdminService.GetRoute:output_type -> routecast.v1.GetRouteResponse
+	8,  // 26: routecast.v1.RouteAdminService.ListRoutes:output_type -> routecast.v1.ListRoutesResponse
+	10, // 27: routecast.v1.RouteAdminService.ApplyRoutes:output_type -> routecast.v1.ApplyRoutesResponse
+	12, // 28: routecast.v1.RouteAdminService.GetStatus:output_type -> routecast.v1.GetStatusResponse
+	18, // 29: routecast.v1.RouteAdminService.ListChanges:output_type -> routecast.v1.ListChangesResponse
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_routecast_v1_admin_proto_init() }
@@ -1191,13 +1505,14 @@ func file_routecast_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_routecast_v1_admin_proto_rawDesc), len(file_routecast_v1_admin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   15,
+			NumEnums:      1,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_routecast_v1_admin_proto_goTypes,
 		DependencyIndexes: file_routecast_v1_admin_proto_depIdxs,
+		EnumInfos:         file_routecast_v1_admin_proto_enumTypes,
 		MessageInfos:      file_routecast_v1_admin_proto_msgTypes,
 	}.Build()
 	File_routecast_v1_admin_proto = out.File

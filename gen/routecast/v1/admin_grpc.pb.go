@@ -25,6 +25,7 @@ const (
 	RouteAdminService_ListRoutes_FullMethodName  = "/routecast.v1.RouteAdminService/ListRoutes"
 	RouteAdminService_ApplyRoutes_FullMethodName = "/routecast.v1.RouteAdminService/ApplyRoutes"
 	RouteAdminService_GetStatus_FullMethodName   = "/routecast.v1.RouteAdminService/GetStatus"
+	RouteAdminService_ListChanges_FullMethodName = "/routecast.v1.RouteAdminService/ListChanges"
 )
 
 // RouteAdminServiceClient is the client API for RouteAdminService service.
@@ -49,6 +50,9 @@ type RouteAdminServiceClient interface {
 	// GetStatus reports the revision, the routes per scope and the connected
 	// agents.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// ListChanges reads the change log: who put or deleted which route at
+	// which revision.
+	ListChanges(ctx context.Context, in *ListChangesRequest, opts ...grpc.CallOption) (*ListChangesResponse, error)
 }
 
 type routeAdminServiceClient struct {
@@ -119,6 +123,16 @@ func (c *routeAdminServiceClient) GetStatus(ctx context.Context, in *GetStatusRe
 	return out, nil
 }
 
+func (c *routeAdminServiceClient) ListChanges(ctx context.Context, in *ListChangesRequest, opts ...grpc.CallOption) (*ListChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListChangesResponse)
+	err := c.cc.Invoke(ctx, RouteAdminService_ListChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouteAdminServiceServer is the server API for RouteAdminService service.
 // All implementations must embed UnimplementedRouteAdminServiceServer
 // for forward compatibility.
@@ -141,6 +155,9 @@ type RouteAdminServiceServer interface {
 	// GetStatus reports the revision, the routes per scope and the connected
 	// agents.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// ListChanges reads the change log: who put or deleted which route at
+	// which revision.
+	ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error)
 	mustEmbedUnimplementedRouteAdminServiceServer()
 }
 
@@ -168,6 +185,9 @@ func (UnimplementedRouteAdminServiceServer) ApplyRoutes(context.Context, *ApplyR
 }
 func (UnimplementedRouteAdminServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedRouteAdminServiceServer) ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListChanges not implemented")
 }
 func (UnimplementedRouteAdminServiceServer) mustEmbedUnimplementedRouteAdminServiceServer() {}
 func (UnimplementedRouteAdminServiceServer) testEmbeddedByValue()                           {}
@@ -298,6 +318,24 @@ func _RouteAdminService_GetStatus_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouteAdminService_ListChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouteAdminServiceServer).ListChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouteAdminService_ListChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouteAdminServiceServer).ListChanges(ctx, req.(*ListChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RouteAdminService_ServiceDesc is the grpc.ServiceDesc for RouteAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -328,6 +366,10 @@ var RouteAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _RouteAdminService_GetStatus_Handler,
+		},
+		{
+			MethodName: "ListChanges",
+			Handler:    _RouteAdminService_ListChanges_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,484 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+)
+
+// The bbolt file holds four top-level buckets.
+var (
+	// metaBucket holds keyRevision: the store revision, 8 bytes big endian.
+	metaBucket = []byte("meta")
+	// scopesBucket holds one nested bucket per scope: name -> Route.
+	scopesBucket = []byte("scopes")
+	// scopeRevBucket maps scope -> revision of the scope's last change.
+	scopeRevBucket = []byte("scope_revisions")
+	// logBucket maps revision (8 bytes) + index (4 bytes) -> Change.
+	logBucket = []byte("log")
+
+	keyRevision = []byte("revision")
+)
+
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+// errRollback aborts an update transaction without reporting an error.
+var errRollback = errors.New("store: rollback")
+
+// Bolt is the embedded default Store: one bbolt file, fsynced on every
+// commit, so an acknowledged write survives a crash of the process or the
+// machine.
+type Bolt struct {
+	db  *bolt.DB
+	now func() time.Time
+
+	// mu serializes commits and subscriptions so that subscribers see every
+	// commit once, in revision order.
+	mu      sync.Mutex
+	subs    map[int]func(Commit) // guarded by mu
+	nextSub int                  // guarded by mu
+	closed  bool                 // guarded by mu
+}
+
+// OpenBolt opens or creates the bbolt file at path. It fails after a second
+// if another process holds the file open.
+func OpenBolt(path string) (*Bolt, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: %s is locked by another process", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{metaBucket, scopesBucket, scopeRevBucket, logBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: initialize %s: %w", path, err)
+	}
+	return &Bolt{db: db, now: time.Now, subs: make(map[int]func(Commit))}, nil
+}
+
+// Path returns the file the store was opened from.
+func (s *Bolt) Path() string { return s.db.Path() }
+
+// Close closes the file.
+func (s *Bolt) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.db.Close()
+}
+
+// Apply commits b to scope. See Store.
+func (s *Bolt) Apply(ctx context.Context, scope string, b Batch) (Result, error) {
+	if err := checkBatch(scope, b); err != nil {
+		return Result{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Result{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+
+	a := &boltApply{scope: scope, batch: b, now: s.now()}
+	err := s.db.Update(a.run)
+	switch {
+	case errors.Is(err, errRollback):
+		return a.result, nil
+	case err != nil:
+		return Result{}, err
+	}
+	commit := Commit{Revision: a.result.Revision, Scope: scope, Puts: a.puts, Deletes: a.result.Deleted, Time: a.now}
+	for _, fn := range s.subs {
+		fn(commit)
+	}
+	return a.result, nil
+}
+
+// boltApply is the state of one Apply transaction.
+type boltApply struct {
+	scope string
+	batch Batch
+	now   time.Time
+
+	tx      *bolt.Tx
+	routes  *bolt.Bucket
+	current uint64
+	result  Result
+	puts    []*routecastv1.Route
+	changes []*routecastv1.Change
+}
+
+func (a *boltApply) run(tx *bolt.Tx) error {
+	a.tx = tx
+	a.current = readRevision(tx)
+	a.result.Revision = a.current
+	var err error
+	if a.routes, err = tx.Bucket(scopesBucket).CreateBucketIfNotExists([]byte(a.scope)); err != nil {
+		return err
+	}
+
+	if err := a.checkExpected(); err != nil {
+		return err
+	}
+	if err := a.applyPuts(); err != nil {
+		return err
+	}
+	if err := a.applyDeletes(); err != nil {
+		return err
+	}
+	if len(a.changes) == 0 || a.batch.DryRun {
+		if a.batch.DryRun && len(a.changes) > 0 {
+			a.result.Revision = a.current + 1
+		}
+		return errRollback
+	}
+	return a.finish()
+}
+
+func (a *boltApply) checkExpected() error {
+	for name, want := range a.batch.Expected {
+		var have uint64
+		if v := a.routes.Get([]byte(name)); v != nil {
+			r, err := decodeRoute(v)
+			if err != nil {
+				return err
+			}
+			have = r.GetVersion()
+		}
+		if have != want {
+			return fmt.Errorf("%w: route %q is at version %d, not %d", ErrConflict, name, have, want)
+		}
+	}
+	return nil
+}
+
+func (a *boltApply) applyPuts() error {
+	rev := a.current + 1
+	for _, in := range a.batch.Puts {
+		r := proto.Clone(in).(*routecastv1.Route)
+		r.Scope, r.Version = a.scope, rev
+		old := a.routes.Get([]byte(r.GetName()))
+		if old != nil {
+			prev, err := decodeRoute(old)
+			if err != nil {
+				return err
+			}
+			if sameContent(prev, r) {
+				a.result.Unchanged++
+				continue
+			}
+			a.result.Updated = append(a.result.Updated, r.GetName())
+		} else {
+			a.result.Created = append(a.result.Created, r.GetName())
+		}
+		data, err := marshalOpts.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
+		}
+		if err := a.routes.Put([]byte(r.GetName()), data); err != nil {
+			return err
+		}
+		a.puts = append(a.puts, r)
+		a.changes = append(a.changes, &routecastv1.Change{
+			Scope: a.scope, Name: r.GetName(), Kind: routecastv1.ChangeKind_CHANGE_KIND_PUT, Route: r,
+		})
+	}
+	slices.Sort(a.result.Created)
+	slices.Sort(a.result.Updated)
+	slices.SortFunc(a.puts, func(x, y *routecastv1.Route) int { return compareNames(x, y) })
+	return nil
+}
+
+func (a *boltApply) applyDeletes() error {
+	deletes := slices.Clone(a.batch.Deletes)
+	for _, name := range deletes {
+		if a.routes.Get([]byte(name)) == nil {
+			return fmt.Errorf("%w: route %q in scope %q", ErrNotFound, name, a.scope)
+		}
+	}
+	if a.batch.Prune {
+		keep := make(map[string]bool, len(a.batch.Puts))
+		for _, r := range a.batch.Puts {
+			keep[r.GetName()] = true
+		}
+		err := a.routes.ForEach(func(k, _ []byte) error {
+			if !keep[string(k)] {
+				deletes = append(deletes, string(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	slices.Sort(deletes)
+	for _, name := range slices.Compact(deletes) {
+		if err := a.routes.Delete([]byte(name)); err != nil {
+			return err
+		}
+		a.result.Deleted = append(a.result.Deleted, name)
+		a.changes = append(a.changes, &routecastv1.Change{
+			Scope: a.scope, Name: name, Kind: routecastv1.ChangeKind_CHANGE_KIND_DELETE,
+		})
+	}
+	return nil
+}
+
+// finish bumps the revision and writes the change log.
+func (a *boltApply) finish() error {
+	rev := a.current + 1
+	a.result.Revision = rev
+	if err := a.tx.Bucket(metaBucket).Put(keyRevision, u64(rev)); err != nil {
+		return err
+	}
+	if err := a.tx.Bucket(scopeRevBucket).Put([]byte(a.scope), u64(rev)); err != nil {
+		return err
+	}
+	if k, _ := a.routes.Cursor().First(); k == nil {
+		if err := a.tx.Bucket(scopesBucket).DeleteBucket([]byte(a.scope)); err != nil {
+			return err
+		}
+	}
+	log := a.tx.Bucket(logBucket)
+	ts := timestamppb.New(a.now)
+	for i, c := range a.changes {
+		c.Revision, c.Actor, c.Time = rev, a.batch.Actor, ts
+		data, err := marshalOpts.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := log.Put(logKey(rev, uint32(i)), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Get returns one route. See Store.
+func (s *Bolt) Get(ctx context.Context, scope, name string) (*routecastv1.Route, error) {
+	var r *routecastv1.Route
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(scopesBucket).Bucket([]byte(scope))
+		var v []byte
+		if b != nil {
+			v = b.Get([]byte(name))
+		}
+		if v == nil {
+			return fmt.Errorf("%w: route %q in scope %q", ErrNotFound, name, scope)
+		}
+		var err error
+		r, err = decodeRoute(v)
+		return err
+	})
+	return r, err
+}
+
+// List returns a page of a scope's routes. See Store.
+func (s *Bolt) List(ctx context.Context, scope, after string, limit int) ([]*routecastv1.Route, uint64, error) {
+	var (
+		out []*routecastv1.Route
+		rev uint64
+	)
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		rev = readRevision(tx)
+		b := tx.Bucket(scopesBucket).Bucket([]byte(scope))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && after != "" && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			r, err := decodeRoute(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, rev, err
+}
+
+// Scopes lists the scopes that hold routes. See Store.
+func (s *Bolt) Scopes(ctx context.Context) ([]ScopeInfo, error) {
+	var out []ScopeInfo
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		revs := tx.Bucket(scopeRevBucket)
+		return tx.Bucket(scopesBucket).ForEachBucket(func(k []byte) error {
+			n := tx.Bucket(scopesBucket).Bucket(k).Stats().KeyN
+			out = append(out, ScopeInfo{Scope: string(k), Routes: n, Revision: readU64(revs.Get(k))})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Revision returns the current revision. See Store.
+func (s *Bolt) Revision(ctx context.Context) (uint64, error) {
+	var rev uint64
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		rev = readRevision(tx)
+		return nil
+	})
+	return rev, err
+}
+
+// Changes reads the change log. See Store.
+func (s *Bolt) Changes(ctx context.Context, after uint64, limit int, f ChangeFilter) ([]*routecastv1.Change, error) {
+	var out []*routecastv1.Change
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(logBucket).Cursor()
+		for k, v := c.Seek(logKey(after+1, 0)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			ch := new(routecastv1.Change)
+			if err := proto.Unmarshal(v, ch); err != nil {
+				return fmt.Errorf("store: decode change log entry: %w", err)
+			}
+			if f.match(ch) {
+				out = append(out, ch)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Subscribe snapshots the store and registers fn. See Store.
+func (s *Bolt) Subscribe(ctx context.Context, fn func(Commit)) (Snapshot, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Snapshot{}, nil, ErrClosed
+	}
+	snap := Snapshot{Scopes: make(map[string][]*routecastv1.Route)}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		snap.Revision = readRevision(tx)
+		scopes := tx.Bucket(scopesBucket)
+		return scopes.ForEachBucket(func(k []byte) error {
+			return scopes.Bucket(k).ForEach(func(_, v []byte) error {
+				r, err := decodeRoute(v)
+				if err != nil {
+					return err
+				}
+				snap.Scopes[string(k)] = append(snap.Scopes[string(k)], r)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	id := s.nextSub
+	s.nextSub++
+	s.subs[id] = fn
+	cancel := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.subs, id)
+	}
+	return snap, cancel, nil
+}
+
+func (s *Bolt) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.View(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// checkBatch rejects batches that no store could commit as given.
+func checkBatch(scope string, b Batch) error {
+	if scope == "" {
+		return fmt.Errorf("%w: empty scope", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(b.Puts))
+	for _, r := range b.Puts {
+		switch {
+		case r.GetName() == "":
+			return fmt.Errorf("%w: route without a name", ErrInvalid)
+		case seen[r.GetName()]:
+			return fmt.Errorf("%w: route %q put twice", ErrInvalid, r.GetName())
+		}
+		seen[r.GetName()] = true
+	}
+	for _, name := range b.Deletes {
+		if seen[name] {
+			return fmt.Errorf("%w: route %q both put and deleted", ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+// sameContent reports whether two routes differ only in scope and version.
+func sameContent(a, b *routecastv1.Route) bool {
+	x := proto.Clone(a).(*routecastv1.Route)
+	x.Scope, x.Version = b.GetScope(), b.GetVersion()
+	return proto.Equal(x, b)
+}
+
+func compareNames(x, y *routecastv1.Route) int {
+	switch {
+	case x.GetName() < y.GetName():
+		return -1
+	case x.GetName() > y.GetName():
+		return 1
+	}
+	return 0
+}
+
+func decodeRoute(v []byte) (*routecastv1.Route, error) {
+	r := new(routecastv1.Route)
+	if err := proto.Unmarshal(v, r); err != nil {
+		return nil, fmt.Errorf("store: decode route: %w", err)
+	}
+	return r, nil
+}
+
+func readRevision(tx *bolt.Tx) uint64 {
+	return readU64(tx.Bucket(metaBucket).Get(keyRevision))
+}
+
+func readU64(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func u64(n uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, n)
+}
+
+func logKey(rev uint64, i uint32) []byte {
+	return binary.BigEndian.AppendUint32(u64(rev), i)
+}
