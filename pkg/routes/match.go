@@ -1,0 +1,202 @@
+package routes
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+)
+
+// methods are the HTTP methods a route may match.
+var methods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true,
+}
+
+func checkMatch(r *routecastv1.Route) error {
+	m := r.GetMatch()
+	if m == nil {
+		return fieldErrorf("match", "must be set")
+	}
+	if err := checkHosts("match.hosts", m.GetHosts()); err != nil {
+		return err
+	}
+	if err := checkPathMatch("match.path", m.GetPath()); err != nil {
+		return err
+	}
+	if err := checkMethods("match.methods", m.GetMethods()); err != nil {
+		return err
+	}
+	if err := checkKeyValues("match.headers", m.GetHeaders(), true); err != nil {
+		return err
+	}
+	return checkKeyValues("match.query_params", m.GetQueryParams(), false)
+}
+
+func checkHosts(field string, hosts []string) error {
+	seen := make(map[string]int, len(hosts))
+	for i, h := range hosts {
+		f := indexField(field, i)
+		if err := checkHost(f, h); err != nil {
+			return err
+		}
+		key := strings.ToLower(h)
+		if j, ok := seen[key]; ok {
+			return fieldErrorf(f, "duplicate host %q (also %s)", h, indexField(field, j))
+		}
+		seen[key] = i
+	}
+	return nil
+}
+
+// checkHost checks a host to match: a DNS name, optionally with a leading
+// "*." wildcard label.
+func checkHost(field, host string) error {
+	name := strings.TrimPrefix(host, "*.")
+	switch {
+	case host == "":
+		return fieldErrorf(field, "must not be empty")
+	case strings.Contains(host, ":"):
+		return fieldErrorf(field, "%q must not have a port", host)
+	case !isDNSName(name):
+		return fieldErrorf(field, "%q is not a DNS name or a wildcard such as *.example.com", host)
+	}
+	return nil
+}
+
+func checkPathMatch(field string, p *routecastv1.PathMatch) error {
+	switch k := p.GetKind().(type) {
+	case *routecastv1.PathMatch_Exact:
+		return checkPath(field+".exact", k.Exact)
+	case *routecastv1.PathMatch_Prefix:
+		return checkPath(field+".prefix", k.Prefix)
+	case *routecastv1.PathMatch_Template:
+		return checkTemplate(field+".template", k.Template)
+	case *routecastv1.PathMatch_Regex:
+		return checkRegex(field+".regex", k.Regex)
+	}
+	return fieldErrorf(field, "must set one of exact, prefix, template or regex")
+}
+
+// checkPath checks a literal request path: it starts with "/", has no empty
+// segment, no query or fragment, no whitespace or control characters, and
+// its percent-escapes are complete.
+func checkPath(field, p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fieldErrorf(field, "%q must start with \"/\"", p)
+	}
+	if strings.Contains(p, "//") {
+		return fieldErrorf(field, "%q must not contain an empty segment (\"//\")", p)
+	}
+	for i, c := range p {
+		switch {
+		case unicode.IsSpace(c):
+			return fieldErrorf(field, "%q must not contain whitespace", p)
+		case unicode.IsControl(c):
+			return fieldErrorf(field, "%q must not contain control characters", p)
+		case c == '?' || c == '#':
+			return fieldErrorf(field, "%q must not contain %q; a path has no query or fragment", p, c)
+		case c == '%' && !isEscape(p[i:]):
+			return fieldErrorf(field, "%q has an invalid percent-escape", p)
+		}
+	}
+	return nil
+}
+
+// isEscape reports whether s starts with "%" and two hex digits.
+func isEscape(s string) bool {
+	return len(s) >= 3 && isHex(s[1]) && isHex(s[2])
+}
+
+func isHex(c byte) bool {
+	return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// checkTemplate checks a path template: a literal path whose segments may
+// instead be variables "{name}", each name used once.
+func checkTemplate(field, t string) error {
+	if err := checkPath(field, t); err != nil {
+		return err
+	}
+	vars := make(map[string]bool)
+	for seg := range strings.SplitSeq(t[1:], "/") {
+		if !strings.ContainsAny(seg, "{}") {
+			continue
+		}
+		name, ok := strings.CutPrefix(seg, "{")
+		name, ok2 := strings.CutSuffix(name, "}")
+		switch {
+		case !ok || !ok2 || strings.ContainsAny(name, "{}"):
+			return fieldErrorf(field, "segment %q: a variable must be a whole segment \"{name}\"", seg)
+		case !isIdentifier(name):
+			return fieldErrorf(field, "segment %q: variable name %q is not an identifier", seg, name)
+		case vars[name]:
+			return fieldErrorf(field, "variable %q appears twice", name)
+		}
+		vars[name] = true
+	}
+	return nil
+}
+
+func checkRegex(field, expr string) error {
+	if expr == "" {
+		return fieldErrorf(field, "must not be empty")
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return fieldErrorf(field, "does not compile: %v", err)
+	}
+	return nil
+}
+
+func checkMethods(field string, ms []string) error {
+	seen := make(map[string]int, len(ms))
+	for i, m := range ms {
+		f := indexField(field, i)
+		upper := strings.ToUpper(m)
+		if !methods[upper] {
+			return fieldErrorf(f, "unknown method %q", m)
+		}
+		if j, ok := seen[upper]; ok {
+			return fieldErrorf(f, "duplicate method %q (also %s)", m, indexField(field, j))
+		}
+		seen[upper] = i
+	}
+	return nil
+}
+
+// checkKeyValues checks header or query parameter conditions. Header names
+// must be HTTP tokens; query parameter names only non-empty.
+func checkKeyValues(field string, kvs []*routecastv1.KeyValueMatch, header bool) error {
+	for i, kv := range kvs {
+		f := indexField(field, i)
+		if kv == nil {
+			return fieldErrorf(f, "must be set")
+		}
+		if err := checkKeyValue(f, kv, header); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkKeyValue(field string, kv *routecastv1.KeyValueMatch, header bool) error {
+	switch {
+	case kv.GetName() == "":
+		return fieldErrorf(field+".name", "must not be empty")
+	case header && !isToken(kv.GetName()):
+		return fieldErrorf(field+".name", "%q is not a valid header name", kv.GetName())
+	case hasControl(kv.GetName()):
+		return fieldErrorf(field+".name", "must not contain control characters")
+	}
+	switch kv.GetType() {
+	case routecastv1.MatchType_MATCH_TYPE_UNSPECIFIED, routecastv1.MatchType_MATCH_TYPE_EXACT:
+		if header && strings.ContainsAny(kv.GetValue(), "\r\n\x00") {
+			return fieldErrorf(field+".value", "must not contain CR, LF or NUL")
+		}
+		return nil
+	case routecastv1.MatchType_MATCH_TYPE_REGEX:
+		return checkRegex(field+".value", kv.GetValue())
+	}
+	return fieldErrorf(field+".type", "unknown match type %d", kv.GetType())
+}

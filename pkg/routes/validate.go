@@ -1,0 +1,178 @@
+// Package routes validates routecast routes and puts them in canonical form.
+//
+// Validation accepts hosts and methods in any case, so that a route can be
+// validated before or after Normalize; duplicates are found without regard
+// to case. Every validation error is a *FieldError naming the field that is
+// wrong.
+package routes
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+)
+
+// ValidateScope checks that scope has the form "tenant/environment", each
+// part a lowercase DNS label. The error's field is "scope".
+func ValidateScope(scope string) error {
+	tenant, env, ok := strings.Cut(scope, "/")
+	if !ok || strings.Contains(env, "/") {
+		return fieldErrorf("scope", "%q is not of the form tenant/environment", scope)
+	}
+	for _, part := range []string{tenant, env} {
+		if !isDNSLabel(part) {
+			return fieldErrorf("scope", "%q in %q is not a lowercase DNS label", part, scope)
+		}
+	}
+	return nil
+}
+
+// ValidateName checks a route name: 1 to 253 letters, digits, '.', '_' and
+// '-', starting and ending with a letter or digit. The error's field is
+// "name".
+func ValidateName(name string) error {
+	return checkName("name", name)
+}
+
+func checkName(field, name string) error {
+	switch {
+	case name == "":
+		return fieldErrorf(field, "must be set")
+	case len(name) > maxNameLen:
+		return fieldErrorf(field, "is %d characters long; at most %d are allowed",
+			len(name), maxNameLen)
+	case !onlyBytes(name, "._-"):
+		return fieldErrorf(field, "%q may contain only letters, digits, '.', '_' and '-'", name)
+	case !isAlnum(name[0]) || !isAlnum(name[len(name)-1]):
+		return fieldErrorf(field, "%q must start and end with a letter or digit", name)
+	}
+	return nil
+}
+
+// Validate checks a whole route. The field of the error is relative to the
+// route, such as "match.path.prefix". The scope is checked only when it is
+// set, and the version is not checked.
+func Validate(r *routecastv1.Route) error {
+	if r == nil {
+		return fieldErrorf("", "route is not set")
+	}
+	checks := []func(*routecastv1.Route) error{
+		checkRouteName,
+		checkRouteScope,
+		checkLabels,
+		checkOwner,
+		checkMatch,
+		checkUpstream,
+		checkFilters,
+		checkPolicy,
+	}
+	for _, check := range checks {
+		if err := check(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkRouteName(r *routecastv1.Route) error {
+	return ValidateName(r.GetName())
+}
+
+func checkRouteScope(r *routecastv1.Route) error {
+	if r.GetScope() == "" {
+		return nil
+	}
+	return ValidateScope(r.GetScope())
+}
+
+// checkLabels checks label keys and values, in key order so that the error
+// for a route is always the same.
+func checkLabels(r *routecastv1.Route) error {
+	keys := make([]string, 0, len(r.GetLabels()))
+	for k := range r.GetLabels() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		field := fmt.Sprintf("labels[%q]", k)
+		if err := checkLabel(field, k, r.GetLabels()[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLabel(field, key, value string) error {
+	switch {
+	case key == "":
+		return fieldErrorf(field, "key must not be empty")
+	case len(key) > maxLabelKeyLen:
+		return fieldErrorf(field, "key is %d characters long; at most %d are allowed",
+			len(key), maxLabelKeyLen)
+	case !onlyBytes(key, "._/-"):
+		return fieldErrorf(field, "key may contain only letters, digits, '.', '_', '/' and '-'")
+	case utf8.RuneCountInString(value) > maxLabelValLen:
+		return fieldErrorf(field, "value is %d characters long; at most %d are allowed",
+			utf8.RuneCountInString(value), maxLabelValLen)
+	case !utf8.ValidString(value) || hasControl(value):
+		return fieldErrorf(field, "value must not contain control characters")
+	}
+	return nil
+}
+
+func checkOwner(r *routecastv1.Route) error {
+	owner := r.GetOwner()
+	if n := utf8.RuneCountInString(owner); n > maxOwnerLen {
+		return fieldErrorf("owner", "is %d characters long; at most %d are allowed",
+			n, maxOwnerLen)
+	}
+	if !utf8.ValidString(owner) {
+		return fieldErrorf("owner", "is not valid UTF-8")
+	}
+	for _, c := range owner {
+		if !unicode.IsPrint(c) {
+			return fieldErrorf("owner", "must contain only printable characters")
+		}
+	}
+	return nil
+}
+
+// ValidateBatch checks one write batch: every route in puts is valid, no
+// name is put twice, every name in deletes is valid and deleted once, and
+// no name is both put and deleted. Fields of the error start with
+// "puts[i]" or "deletes[i]".
+func ValidateBatch(puts []*routecastv1.Route, deletes []string) error {
+	putAt := make(map[string]int, len(puts))
+	for i, r := range puts {
+		field := indexField("puts", i)
+		if err := Validate(r); err != nil {
+			return withPrefix(field, err)
+		}
+		if j, ok := putAt[r.GetName()]; ok {
+			return fieldErrorf(field+".name", "duplicate name %q (also %s)",
+				r.GetName(), indexField("puts", j))
+		}
+		putAt[r.GetName()] = i
+	}
+
+	deleteAt := make(map[string]int, len(deletes))
+	for i, name := range deletes {
+		field := indexField("deletes", i)
+		if err := checkName(field, name); err != nil {
+			return err
+		}
+		if j, ok := deleteAt[name]; ok {
+			return fieldErrorf(field, "duplicate name %q (also %s)",
+				name, indexField("deletes", j))
+		}
+		if j, ok := putAt[name]; ok {
+			return fieldErrorf(field, "name %q is also put (%s)", name, indexField("puts", j))
+		}
+		deleteAt[name] = i
+	}
+	return nil
+}

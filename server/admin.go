@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/pkg/routes"
+	"github.com/routecast/routecast/pkg/store"
+)
+
+// Page size limits of the list calls.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// admin implements RouteAdminService.
+type admin struct {
+	routecastv1.UnimplementedRouteAdminServiceServer
+	srv *Server
+}
+
+// PutRoute creates or replaces one route.
+func (a *admin) PutRoute(ctx context.Context, req *routecastv1.PutRouteRequest) (*routecastv1.PutRouteResponse, error) {
+	if err := a.authorizeWrite(ctx, req.GetScope()); err != nil {
+		return nil, err
+	}
+	if req.GetRoute() == nil {
+		return nil, invalidArgument(&routes.FieldError{Field: "route", Reason: "is required"})
+	}
+	r := proto.Clone(req.GetRoute()).(*routecastv1.Route)
+	// Validate before normalizing, so that indexes in errors refer to the
+	// request as sent.
+	if err := routes.Validate(r); err != nil {
+		return nil, invalidArgument(prefixField(err, "route"))
+	}
+	routes.Normalize(r)
+	b := store.Batch{Puts: []*routecastv1.Route{r}, Actor: callerID(ctx).String()}
+	if v := req.GetExpectedVersion(); v != 0 {
+		b.Expected = map[string]uint64{r.GetName(): v}
+	}
+	res, err := a.commit(ctx, req.GetScope(), b)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := a.srv.store.Get(ctx, req.GetScope(), r.GetName())
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return &routecastv1.PutRouteResponse{Route: stored, Revision: res.Revision, Changed: res.Changed()}, nil
+}
+
+// DeleteRoute deletes one route.
+func (a *admin) DeleteRoute(ctx context.Context, req *routecastv1.DeleteRouteRequest) (*routecastv1.DeleteRouteResponse, error) {
+	if err := a.authorizeWrite(ctx, req.GetScope()); err != nil {
+		return nil, err
+	}
+	if err := routes.ValidateName(req.GetName()); err != nil {
+		return nil, invalidArgument(err)
+	}
+	b := store.Batch{Deletes: []string{req.GetName()}, Actor: callerID(ctx).String()}
+	if v := req.GetExpectedVersion(); v != 0 {
+		b.Expected = map[string]uint64{req.GetName(): v}
+	}
+	res, err := a.commit(ctx, req.GetScope(), b)
+	if err != nil {
+		return nil, err
+	}
+	return &routecastv1.DeleteRouteResponse{Revision: res.Revision}, nil
+}
+
+// GetRoute returns one route.
+func (a *admin) GetRoute(ctx context.Context, req *routecastv1.GetRouteRequest) (*routecastv1.GetRouteResponse, error) {
+	if err := a.authorizeRead(ctx, req.GetScope()); err != nil {
+		return nil, err
+	}
+	if err := routes.ValidateName(req.GetName()); err != nil {
+		return nil, invalidArgument(err)
+	}
+	r, err := a.srv.store.Get(ctx, req.GetScope(), req.GetName())
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return &routecastv1.GetRouteResponse{Route: r}, nil
+}
+
+// ListRoutes returns a page of a scope's routes.
+func (a *admin) ListRoutes(ctx context.Context, req *routecastv1.ListRoutesRequest) (*routecastv1.ListRoutesResponse, error) {
+	if err := a.authorizeRead(ctx, req.GetScope()); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	// Read one more than the page to know whether another page follows.
+	page, rev, err := a.srv.store.List(ctx, req.GetScope(), after, size+1)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	resp := &routecastv1.ListRoutesResponse{Routes: page, Revision: rev}
+	if len(page) > size {
+		resp.Routes = page[:size]
+		resp.NextPageToken = encodePageToken(page[size-1].GetName())
+	}
+	return resp, nil
+}
+
+// ApplyRoutes commits an atomic batch.
+func (a *admin) ApplyRoutes(ctx context.Context, req *routecastv1.ApplyRoutesRequest) (*routecastv1.ApplyRoutesResponse, error) {
+	if err := a.authorizeWrite(ctx, req.GetScope()); err != nil {
+		return nil, err
+	}
+	if err := routes.ValidateBatch(req.GetPuts(), req.GetDeletes()); err != nil {
+		return nil, invalidArgument(err)
+	}
+	puts := make([]*routecastv1.Route, len(req.GetPuts()))
+	for i, r := range req.GetPuts() {
+		puts[i] = proto.Clone(r).(*routecastv1.Route)
+		routes.Normalize(puts[i])
+	}
+	res, err := a.commit(ctx, req.GetScope(), store.Batch{
+		Puts:    puts,
+		Deletes: req.GetDeletes(),
+		Prune:   req.GetPrune(),
+		DryRun:  req.GetDryRun(),
+		Actor:   callerID(ctx).String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &routecastv1.ApplyRoutesResponse{
+		Revision:  res.Revision,
+		Created:   res.Created,
+		Updated:   res.Updated,
+		Deleted:   res.Deleted,
+		Unchanged: int32(res.Unchanged),
+	}, nil
+}
+
+// GetStatus reports the revision, the scopes and the connected agents.
+func (a *admin) GetStatus(ctx context.Context, _ *routecastv1.GetStatusRequest) (*routecastv1.GetStatusResponse, error) {
+	if err := a.authorizeAdmin(ctx); err != nil {
+		return nil, err
+	}
+	rev, err := a.srv.store.Revision(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	scopes, err := a.srv.store.Scopes(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	resp := &routecastv1.GetStatusResponse{Revision: rev}
+	for _, s := range scopes {
+		resp.Scopes = append(resp.Scopes, &routecastv1.ScopeStatus{Scope: s.Scope, Routes: int32(s.Routes), Revision: s.Revision})
+	}
+	for _, st := range a.srv.hub.streams() {
+		resp.Agents = append(resp.Agents, st.status())
+	}
+	slices.SortFunc(resp.Agents, func(x, y *routecastv1.AgentStatus) int {
+		return strings.Compare(x.GetScope()+"\x00"+x.GetNode().GetId(), y.GetScope()+"\x00"+y.GetNode().GetId())
+	})
+	return resp, nil
+}
+
+// ListChanges reads the change log.
+func (a *admin) ListChanges(ctx context.Context, req *routecastv1.ListChangesRequest) (*routecastv1.ListChangesResponse, error) {
+	if err := a.authorizeAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if req.GetScope() != "" {
+		if err := routes.ValidateScope(req.GetScope()); err != nil {
+			return nil, invalidArgument(err)
+		}
+	}
+	if req.GetName() != "" && req.GetScope() == "" {
+		return nil, invalidArgument(&routes.FieldError{Field: "name", Reason: "requires scope"})
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	changes, err := a.srv.store.Changes(ctx, req.GetAfterRevision(), size,
+		store.ChangeFilter{Scope: req.GetScope(), Name: req.GetName()})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	resp := &routecastv1.ListChangesResponse{Changes: changes}
+	if len(changes) == size {
+		resp.NextAfterRevision = changes[len(changes)-1].GetRevision()
+	}
+	return resp, nil
+}
+
+// commit applies b and logs what it changed.
+func (a *admin) commit(ctx context.Context, scope string, b store.Batch) (store.Result, error) {
+	res, err := a.srv.store.Apply(ctx, scope, b)
+	if err != nil {
+		return res, storeError(err)
+	}
+	if res.Changed() && !b.DryRun {
+		a.srv.log.Info("routes changed", slog.String(logKeyScope, scope), slog.String(logKeySPIFFEID, b.Actor),
+			slog.Uint64(logKeyRevision, res.Revision), slog.Int("created", len(res.Created)),
+			slog.Int("updated", len(res.Updated)), slog.Int("deleted", len(res.Deleted)))
+	}
+	return res, nil
+}
+
+func (a *admin) authorizeWrite(ctx context.Context, scope string) error {
+	if err := routes.ValidateScope(scope); err != nil {
+		return invalidArgument(err)
+	}
+	id := callerID(ctx)
+	if !a.srv.policy.Load().CanWrite(id, scope) {
+		return permissionDenied(id, "may not change scope %q", scope)
+	}
+	return nil
+}
+
+func (a *admin) authorizeRead(ctx context.Context, scope string) error {
+	if err := routes.ValidateScope(scope); err != nil {
+		return invalidArgument(err)
+	}
+	id := callerID(ctx)
+	if !a.srv.policy.Load().CanRead(id, scope) {
+		return permissionDenied(id, "may not read scope %q", scope)
+	}
+	return nil
+}
+
+func (a *admin) authorizeAdmin(ctx context.Context) error {
+	id := callerID(ctx)
+	if !a.srv.policy.Load().IsAdmin(id) {
+		return permissionDenied(id, "is not an admin")
+	}
+	return nil
+}
+
+func permissionDenied(id spiffeid.ID, format string, args ...any) error {
+	return status.Errorf(codes.PermissionDenied, "identity %s "+format, append([]any{id}, args...)...)
+}
+
+func pageSize(n int32) (int, error) {
+	switch {
+	case n == 0:
+		return defaultPageSize, nil
+	case n < 0 || n > maxPageSize:
+		return 0, invalidArgument(&routes.FieldError{Field: "page_size", Reason: fmt.Sprintf("must be 1 to %d", maxPageSize)})
+	}
+	return int(n), nil
+}
+
+// Page tokens are the last name of the previous page, base64url encoded so
+// that clients treat them as opaque.
+func encodePageToken(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+func decodePageToken(tok string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", invalidArgument(&routes.FieldError{Field: "page_token", Reason: "is not a token this server issued"})
+	}
+	return string(b), nil
+}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"slices"
+	"sync"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/pkg/store"
+)
+
+// Field numbers of StreamRoutesResponse, for assembling responses from
+// pre-encoded route bytes.
+const (
+	fieldScope    protowire.Number = 1
+	fieldRevision protowire.Number = 2
+	fieldRoutes   protowire.Number = 3
+	fieldRemoved  protowire.Number = 4
+	fieldNonce    protowire.Number = 5
+	fieldMore     protowire.Number = 6
+)
+
+// entry is one route version as the streams send it. frame holds the
+// route's encoding as field 3 of a StreamRoutesResponse (tag, length,
+// bytes), made once per version and shared by every stream of the scope.
+type entry struct {
+	version uint64
+	frame   []byte
+}
+
+// scopeState is what the hub holds for one scope.
+type scopeState struct {
+	routes  map[string]*entry
+	streams map[*stream]struct{}
+}
+
+// hub holds the current version of every route, encoded once, and the
+// streams subscribed to each scope. The store feeds it every commit; a
+// commit marks the changed names dirty on the scope's streams, and each
+// stream's sender builds its next update from the hub.
+//
+// Lock order: hub.mu before stream.mu. Neither is held across network I/O.
+type hub struct {
+	mu       sync.RWMutex
+	revision uint64                 // guarded by mu: the latest commit applied
+	scopes   map[string]*scopeState // guarded by mu
+}
+
+func newHub(snap store.Snapshot) *hub {
+	h := &hub{revision: snap.Revision, scopes: make(map[string]*scopeState)}
+	for scope, routes := range snap.Scopes {
+		s := h.scopeLocked(scope)
+		for _, r := range routes {
+			s.routes[r.GetName()] = encodeEntry(r)
+		}
+	}
+	return h
+}
+
+// scopeLocked returns the state of scope, creating it. Callers hold h.mu.
+func (h *hub) scopeLocked(scope string) *scopeState {
+	s := h.scopes[scope]
+	if s == nil {
+		s = &scopeState{routes: make(map[string]*entry), streams: make(map[*stream]struct{})}
+		h.scopes[scope] = s
+	}
+	return s
+}
+
+// apply takes a commit from the store. It encodes the new versions before
+// taking the lock and only marks streams dirty under it.
+func (h *hub) apply(c store.Commit) {
+	entries := make([]*entry, len(c.Puts))
+	changed := make([]string, 0, len(c.Puts)+len(c.Deletes))
+	for i, r := range c.Puts {
+		entries[i] = encodeEntry(r)
+		changed = append(changed, r.GetName())
+	}
+	changed = append(changed, c.Deletes...)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.revision = c.Revision
+	s := h.scopeLocked(c.Scope)
+	for i, r := range c.Puts {
+		s.routes[r.GetName()] = entries[i]
+	}
+	for _, name := range c.Deletes {
+		delete(s.routes, name)
+	}
+	for st := range s.streams {
+		st.markDirty(changed)
+	}
+}
+
+// register adds st to its scope; from then on commits mark it dirty.
+func (h *hub) register(st *stream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.scopeLocked(st.scope).streams[st] = struct{}{}
+}
+
+// unregister removes st and drops the scope's state when it is empty.
+func (h *hub) unregister(st *stream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.scopes[st.scope]
+	if s == nil {
+		return
+	}
+	delete(s.streams, st)
+	if len(s.streams) == 0 && len(s.routes) == 0 {
+		delete(h.scopes, st.scope)
+	}
+}
+
+// streams returns every registered stream, for status reports.
+func (h *hub) streams() []*stream {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*stream
+	for _, s := range h.scopes {
+		for st := range s.streams {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// update is one response ready to send.
+type update struct {
+	revision uint64
+	frames   [][]byte
+	removed  []string
+	nonce    string
+}
+
+// encode assembles the response bytes from the shared route frames.
+func (u *update) encode(scope string) []byte {
+	size := len(scope) + len(u.nonce) + 32
+	for _, f := range u.frames {
+		size += len(f)
+	}
+	for _, n := range u.removed {
+		size += len(n) + 4
+	}
+	b := make([]byte, 0, size)
+	b = protowire.AppendTag(b, fieldScope, protowire.BytesType)
+	b = protowire.AppendString(b, scope)
+	b = protowire.AppendTag(b, fieldRevision, protowire.VarintType)
+	b = protowire.AppendVarint(b, u.revision)
+	for _, f := range u.frames {
+		b = append(b, f...)
+	}
+	for _, n := range u.removed {
+		b = protowire.AppendTag(b, fieldRemoved, protowire.BytesType)
+		b = protowire.AppendString(b, n)
+	}
+	b = protowire.AppendTag(b, fieldNonce, protowire.BytesType)
+	return protowire.AppendString(b, u.nonce)
+}
+
+// initialUpdate computes the difference between what a new stream holds
+// and the hub's current state. Callers hold h.mu for reading.
+func (h *hub) initialUpdateLocked(st *stream, held map[string]uint64) *update {
+	u := &update{revision: h.revision}
+	s := h.scopes[st.scope]
+	var routes map[string]*entry
+	if s != nil {
+		routes = s.routes
+	}
+	if st.names != nil {
+		for name := range st.names {
+			e := routes[name]
+			switch {
+			case e == nil:
+				u.removed = append(u.removed, name)
+			case held[name] != e.version:
+				u.frames = append(u.frames, e.frame)
+			}
+		}
+	} else {
+		for name, e := range routes {
+			if held[name] != e.version {
+				u.frames = append(u.frames, e.frame)
+			}
+		}
+		for name := range held {
+			if routes[name] == nil {
+				u.removed = append(u.removed, name)
+			}
+		}
+	}
+	slices.Sort(u.removed)
+	return u
+}
+
+// dirtyUpdateLocked builds an update from the names changed since the last
+// one. Callers hold h.mu for reading.
+func (h *hub) dirtyUpdateLocked(st *stream, dirty map[string]struct{}) *update {
+	u := &update{revision: h.revision}
+	var routes map[string]*entry
+	if s := h.scopes[st.scope]; s != nil {
+		routes = s.routes
+	}
+	for name := range dirty {
+		if e := routes[name]; e != nil {
+			u.frames = append(u.frames, e.frame)
+		} else {
+			u.removed = append(u.removed, name)
+		}
+	}
+	slices.Sort(u.removed)
+	return u
+}
+
+func encodeEntry(r *routecastv1.Route) *entry {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	if err != nil {
+		// A route that came out of the store always encodes.
+		panic("server: encode route: " + err.Error())
+	}
+	f := protowire.AppendTag(nil, fieldRoutes, protowire.BytesType)
+	f = protowire.AppendBytes(f, data)
+	return &entry{version: r.GetVersion(), frame: f}
+}

@@ -1,0 +1,182 @@
+// Package server is routecast's control plane: the route discovery stream,
+// the operator API and the agent inventory, served on one mTLS port.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/pkg/identity"
+	"github.com/routecast/routecast/pkg/policy"
+	"github.com/routecast/routecast/pkg/store"
+)
+
+// Attribute keys of the server's log lines.
+const (
+	logKeyComponent = "component"
+	logKeyScope     = "scope"
+	logKeySPIFFEID  = "spiffe_id"
+	logKeyNode      = "node"
+	logKeyRevision  = "revision"
+	logKeyReason    = "reason"
+)
+
+// Config configures a Server. Store, TLS and Policy are required.
+type Config struct {
+	// Store is the source of truth. The server does not close it.
+	Store store.Store
+	// TLS is the server's TLS configuration; it must require and verify
+	// client certificates (see identity.ServerTLSConfig).
+	TLS *tls.Config
+	// Policy holds the current policy; swap it to change policy live.
+	Policy *policy.Holder
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server serves RouteDiscoveryService, RouteAdminService, health and
+// reflection on one listener.
+type Server struct {
+	store  store.Store
+	policy *policy.Holder
+	log    *slog.Logger
+	hub    *hub
+	grpc   *grpc.Server
+	health *health.Server
+	unsub  func()
+
+	stopping chan struct{} // closed when the server starts to stop
+	stopOnce sync.Once
+}
+
+// New creates a server and loads the store's current routes.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.TLS == nil || cfg.Policy == nil {
+		return nil, errors.New("server: Config needs Store, TLS and Policy")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		store:    cfg.Store,
+		policy:   cfg.Policy,
+		log:      log.With(slog.String(logKeyComponent, "server")),
+		stopping: make(chan struct{}),
+	}
+
+	var hubReady = make(chan struct{})
+	snap, unsub, err := cfg.Store.Subscribe(ctx, func(c store.Commit) {
+		<-hubReady
+		s.hub.apply(c)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: load routes: %w", err)
+	}
+	s.hub, s.unsub = newHub(snap), unsub
+	close(hubReady)
+
+	s.grpc = grpc.NewServer(s.serverOptions(cfg.TLS)...)
+	routecastv1.RegisterRouteDiscoveryServiceServer(s.grpc, &discovery{srv: s})
+	routecastv1.RegisterRouteAdminServiceServer(s.grpc, &admin{srv: s})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return s, nil
+}
+
+func (s *Server) serverOptions(tlsConf *tls.Config) []grpc.ServerOption {
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		s.log.ErrorContext(ctx, "panic in handler", slog.Any("panic", p))
+		return status.Error(codes.Internal, "internal error")
+	})
+	return []grpc.ServerOption{
+		grpc.Creds(credentials.NewTLS(tlsConf)),
+		grpc.ForceServerCodecV2(newCodec()),
+		grpc.ChainUnaryInterceptor(
+			recovery.UnaryServerInterceptor(recoverOpt),
+			logging.UnaryServerInterceptor(logger, logOpts...),
+			auth.UnaryServerInterceptor(authenticate),
+		),
+		grpc.ChainStreamInterceptor(
+			recovery.StreamServerInterceptor(recoverOpt),
+			logging.StreamServerInterceptor(logger, logOpts...),
+			auth.StreamServerInterceptor(authenticate),
+		),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             10 * time.Second,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+	}
+}
+
+// Serve accepts connections on lis until Stop or GracefulStop.
+func (s *Server) Serve(lis net.Listener) error {
+	s.log.Info("serving", slog.String("address", lis.Addr().String()))
+	return s.grpc.Serve(lis)
+}
+
+// GracefulStop stops accepting streams, ends open ones and waits for
+// unary calls to finish.
+func (s *Server) GracefulStop() {
+	s.beginStop()
+	s.grpc.GracefulStop()
+}
+
+// Stop closes every connection at once.
+func (s *Server) Stop() {
+	s.beginStop()
+	s.grpc.Stop()
+}
+
+// beginStop marks the server unhealthy, detaches it from the store and
+// ends every stream with Unavailable: streams never finish on their own.
+func (s *Server) beginStop() {
+	s.stopOnce.Do(func() {
+		s.health.Shutdown()
+		s.unsub()
+		close(s.stopping)
+	})
+}
+
+type callerKey struct{}
+
+// authenticate reads the caller's SPIFFE ID from its verified certificate.
+func authenticate(ctx context.Context) (context.Context, error) {
+	id, err := identity.PeerID(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unauthenticated, "no workload identity: %v", err)
+	}
+	return context.WithValue(ctx, callerKey{}, id), nil
+}
+
+// callerID returns the identity authenticate stored in ctx.
+func callerID(ctx context.Context) spiffeid.ID {
+	id, _ := ctx.Value(callerKey{}).(spiffeid.ID)
+	return id
+}
