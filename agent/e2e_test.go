@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,18 +15,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/agent"
-	"github.com/routecast/routecast/pkg/identity"
-	"github.com/routecast/routecast/pkg/policy"
-	"github.com/routecast/routecast/pkg/store"
-	"github.com/routecast/routecast/server"
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -37,101 +31,14 @@ func TestMain(m *testing.M) {
 // waitTimeout bounds every wait; generous for a busy 2-core machine.
 const waitTimeout = 30 * time.Second
 
-const trustDomain = "routecast.test"
-
-const testPolicy = `
-rules:
-  - id: spiffe://routecast.test/operator/alice
-    admin: true
-  - id_prefix: spiffe://routecast.test/agent/payments
-    read: [payments/staging]
-`
-
-// env is a real routecastd on loopback: bbolt in a temp dir, mTLS with a
-// development CA, the test policy.
+// env is a real server (see servertest) that agents are started against.
 type env struct {
-	t     *testing.T
-	dir   string
-	certs string
-	addr  string
-	store *store.Bolt
-	srv   *server.Server
+	*servertest.Env
+	t *testing.T
 }
 
 func newEnv(t *testing.T) *env {
-	t.Helper()
-	e := &env{t: t, dir: t.TempDir()}
-	e.certs = filepath.Join(e.dir, "certs")
-	if err := identity.InitCA(e.certs, identity.CAOptions{TrustDomain: trustDomain}); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Parse([]byte(testPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(filepath.Join(e.dir, "routes.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = st
-	t.Cleanup(func() { st.Close() })
-
-	src, err := identity.NewFileSource(filepath.Join(e.certs, "server.pem"), filepath.Join(e.certs, "server-key.pem"),
-		filepath.Join(e.certs, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv, err = server.New(context.Background(), server.Config{
-		Store: st, TLS: identity.ServerTLSConfig(src), Policy: policy.NewHolder(pol),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = lis.Addr().String()
-	served := make(chan error, 1)
-	go func() { served <- e.srv.Serve(lis) }()
-	t.Cleanup(func() {
-		e.srv.Stop()
-		<-served
-	})
-	return e
-}
-
-// clientTLS issues a certificate for the SPIFFE ID path and returns a
-// client TLS configuration that presents it.
-func (e *env) clientTLS(path string) *tls.Config {
-	e.t.Helper()
-	cert, key, err := identity.Issue(e.certs, identity.IssueOptions{SPIFFEID: "spiffe://" + trustDomain + path})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	src, err := identity.NewFileSource(cert, key, filepath.Join(e.certs, "ca.pem"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	conf, err := identity.ClientTLSConfig(src, "")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return conf
-}
-
-func (e *env) dial(conf *tls.Config) *grpc.ClientConn {
-	e.t.Helper()
-	conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-func (e *env) admin(path string) routecastv1.RouteAdminServiceClient {
-	return routecastv1.NewRouteAdminServiceClient(e.dial(e.clientTLS(path)))
+	return &env{Env: servertest.Start(t, ""), t: t}
 }
 
 // runningAgent is an agent.Run goroutine whose updates arrive on events.
@@ -144,7 +51,7 @@ type runningAgent struct {
 func (e *env) startAgent(cfg agent.Config) *runningAgent {
 	e.t.Helper()
 	ra := &runningAgent{events: make(chan agent.Event, 100), done: make(chan error, 1)}
-	cfg.Servers = []string{e.addr}
+	cfg.Servers = []string{e.Addr}
 	cfg.OnUpdate = func(ev agent.Event) { ra.events <- ev }
 	cfg.Backoff = agent.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
 	a, err := agent.New(cfg)
@@ -240,7 +147,7 @@ func agentStatus(t *testing.T, adm routecastv1.RouteAdminServiceClient, node str
 func TestEndToEnd_SyncChangeDeleteRestart(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	adm := e.admin("/operator/alice")
+	adm := e.Admin("/operator/alice")
 	_, err := adm.ApplyRoutes(ctx, &routecastv1.ApplyRoutesRequest{Scope: "payments/staging", Puts: []*routecastv1.Route{
 		route("charges", "/charges", "https://charges.internal:8443"),
 		route("refunds", "/refunds", "https://refunds.internal:8443"),
@@ -250,10 +157,10 @@ func TestEndToEnd_SyncChangeDeleteRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, state := filepath.Join(e.dir, "out"), filepath.Join(e.dir, "state")
+	out, state := filepath.Join(e.Dir, "out"), filepath.Join(e.Dir, "state")
 	cfg := agent.Config{
 		Scope: "payments/staging", OutDir: out, StateDir: state,
-		TLS: e.clientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
+		TLS: e.ClientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
 	}
 	a := e.startAgent(cfg)
 
@@ -262,6 +169,9 @@ func TestEndToEnd_SyncChangeDeleteRestart(t *testing.T) {
 		t.Fatalf("initial update = %+v, want 3 upserts at revision 1", ev)
 	}
 	f, ups := readRoutes(t, out)
+	if ups["charges"] != "https://charges.internal:8443" {
+		t.Errorf("routes.json upstream of charges = %q", ups["charges"])
+	}
 	if f.Scope != "payments/staging" || f.Revision != 1 {
 		t.Errorf("routes.json scope, revision = %q, %d; want payments/staging, 1", f.Scope, f.Revision)
 	}
@@ -333,8 +243,8 @@ func TestEndToEnd_SyncChangeDeleteRestart(t *testing.T) {
 func TestEndToEnd_NackKeepsLastGoodFile(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	adm := e.admin("/operator/alice")
-	tmpl := filepath.Join(e.dir, "upstreams.tmpl")
+	adm := e.Admin("/operator/alice")
+	tmpl := filepath.Join(e.Dir, "upstreams.tmpl")
 	const text = `{{range .Routes}}{{if eq .Owner "forbidden-team"}}{{fail "owner forbidden-team may not publish here"}}{{end}}{{.Name}} {{.GetUpstream.GetUrl}}
 {{end}}`
 	if err := os.WriteFile(tmpl, []byte(text), 0o644); err != nil {
@@ -344,10 +254,10 @@ func TestEndToEnd_NackKeepsLastGoodFile(t *testing.T) {
 		Route: route("charges", "/charges", "https://charges.internal:8443")}); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(e.dir, "out")
+	out := filepath.Join(e.Dir, "out")
 	a := e.startAgent(agent.Config{
-		Scope: "payments/staging", OutDir: out, StateDir: filepath.Join(e.dir, "state"),
-		TLS: e.clientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
+		Scope: "payments/staging", OutDir: out, StateDir: filepath.Join(e.Dir, "state"),
+		TLS: e.ClientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
 		Templates: []agent.Template{{Source: tmpl, Output: "upstreams.txt"}},
 	})
 	if ev := a.next(t); ev.Err != nil {
@@ -407,9 +317,9 @@ func TestEndToEnd_NackKeepsLastGoodFile(t *testing.T) {
 func TestEndToEnd_RefusedScope(t *testing.T) {
 	e := newEnv(t)
 	a, err := agent.New(agent.Config{
-		Servers: []string{e.addr}, Scope: "payments/production",
-		OutDir: filepath.Join(e.dir, "out"), StateDir: filepath.Join(e.dir, "state"),
-		TLS: e.clientTLS("/agent/payments/host-1"),
+		Servers: []string{e.Addr}, Scope: "payments/production",
+		OutDir: filepath.Join(e.Dir, "out"), StateDir: filepath.Join(e.Dir, "state"),
+		TLS: e.ClientTLS("/agent/payments/host-1"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +330,7 @@ func TestEndToEnd_RefusedScope(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "spiffe://routecast.test/agent/payments/host-1 may not read scope \"payments/production\"") {
 		t.Fatalf("Run for a refused scope: err = %v, want a refusal naming the identity and scope", err)
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "out", "routes.json")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(e.Dir, "out", "routes.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("refused agent wrote routes.json (stat err %v)", err)
 	}
 }
@@ -429,8 +339,8 @@ func TestEndToEnd_RefusedScope(t *testing.T) {
 // requires a client certificate.
 func TestEndToEnd_ClientWithoutCertificate(t *testing.T) {
 	e := newEnv(t)
-	conf := e.clientTLS("/agent/payments/host-1")
-	pem, err := os.ReadFile(filepath.Join(e.certs, "ca.pem"))
+	conf := e.ClientTLS("/agent/payments/host-1")
+	pem, err := os.ReadFile(e.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,12 +349,12 @@ func TestEndToEnd_ClientWithoutCertificate(t *testing.T) {
 	bare := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS13}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	_, err = healthpb.NewHealthClient(e.dial(bare)).Check(ctx, &healthpb.HealthCheckRequest{})
+	_, err = healthpb.NewHealthClient(e.Dial(bare)).Check(ctx, &healthpb.HealthCheckRequest{})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("health check without a client certificate: %v, want Unavailable (handshake refused)", err)
 	}
 	// The same server answers a client with a certificate.
-	if _, err := healthpb.NewHealthClient(e.dial(conf)).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+	if _, err := healthpb.NewHealthClient(e.Dial(conf)).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("health check with a certificate: %v", err)
 	}
 }
@@ -454,7 +364,7 @@ func TestEndToEnd_ClientWithoutCertificate(t *testing.T) {
 func TestEndToEnd_AdminRefusedToAgent(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	adm := e.admin("/agent/payments/host-1")
+	adm := e.Admin("/agent/payments/host-1")
 	_, err := adm.PutRoute(ctx, &routecastv1.PutRouteRequest{Scope: "payments/staging",
 		Route: route("charges", "/charges", "https://charges.internal:8443")})
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "may not change scope \"payments/staging\"") {
@@ -463,7 +373,7 @@ func TestEndToEnd_AdminRefusedToAgent(t *testing.T) {
 	if _, err := adm.GetStatus(ctx, &routecastv1.GetStatusRequest{}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("GetStatus by an agent: %v, want PermissionDenied", err)
 	}
-	if rev, _ := e.store.Revision(ctx); rev != 0 {
+	if rev, _ := e.Store.Revision(ctx); rev != 0 {
 		t.Errorf("store revision = %d after refused writes, want 0", rev)
 	}
 }
@@ -473,7 +383,7 @@ func TestEndToEnd_AdminRefusedToAgent(t *testing.T) {
 func TestAdmin_InvalidArgument(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	adm := e.admin("/operator/alice")
+	adm := e.Admin("/operator/alice")
 	if _, err := adm.PutRoute(ctx, &routecastv1.PutRouteRequest{Scope: "payments/staging",
 		Route: route("charges", "/charges", "https://charges.internal:8443")}); err != nil {
 		t.Fatal(err)
@@ -507,7 +417,7 @@ func TestAdmin_InvalidArgument(t *testing.T) {
 			}
 		})
 	}
-	if rev, _ := e.store.Revision(ctx); rev != 1 {
+	if rev, _ := e.Store.Revision(ctx); rev != 1 {
 		t.Errorf("store revision = %d after refused batches, want 1", rev)
 	}
 }

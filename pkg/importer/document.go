@@ -47,7 +47,7 @@ func (p *parser) document(doc int, n *yaml.Node) error {
 	apiVersion, kind := scalarField(root, "apiVersion"), scalarField(root, "kind")
 	group, version, _ := strings.Cut(apiVersion, "/")
 
-	w := newWalker()
+	w := newWalker(root)
 	var rs []imported
 	var err error
 	switch {

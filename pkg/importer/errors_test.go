@@ -119,7 +119,7 @@ metadata:
   - matches: [
 --- # next
 `,
-			doc: 1, marker: "--- # next", reason: "invalid YAML",
+			doc: 1, marker: "- matches: [", reason: "invalid YAML",
 		},
 		{
 			name: "malformed-yaml-second-document",

@@ -8,20 +8,36 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxNodes bounds the nodes that decoding one document visits, counting
-// each use of an alias again, so that a small file cannot expand into a
-// huge one.
-const maxNodes = 1 << 20
+// Decoding a document visits each value once per use of an alias that
+// leads to it. To keep a small file from expanding into a huge one, the
+// visits are limited to expansionFactor times the values in the document,
+// and at least minVisits.
+const (
+	expansionFactor = 10
+	minVisits       = 100000
+)
 
 // walker holds what the decoders of one document share: the line of each
-// field they visited, and the count of visited nodes.
+// field they visited, and the visits left.
 type walker struct {
-	lines map[string]int // document field -> line
-	nodes int
+	lines  map[string]int // document field -> line
+	visits int            // visits left
 }
 
-func newWalker() *walker {
-	return &walker{lines: make(map[string]int)}
+func newWalker(root *yaml.Node) *walker {
+	return &walker{
+		lines:  make(map[string]int),
+		visits: max(expansionFactor*countNodes(root), minVisits),
+	}
+}
+
+// countNodes counts the nodes of the tree at n, without following aliases.
+func countNodes(n *yaml.Node) int {
+	count := 1
+	for _, c := range n.Content {
+		count += countNodes(c)
+	}
+	return count
 }
 
 // visit records the line of the field at path, resolves an alias and counts
@@ -29,10 +45,9 @@ func newWalker() *walker {
 func (w *walker) visit(n *yaml.Node, path string) (*yaml.Node, error) {
 	w.mark(path, n)
 	n = resolve(n)
-	w.nodes++
-	if w.nodes > maxNodes {
-		return nil, errorAt(n, path, "the document has more than %d values once aliases are expanded",
-			maxNodes)
+	w.visits--
+	if w.visits < 0 {
+		return nil, errorAt(n, path, "the document has too many values once aliases are expanded")
 	}
 	return n, nil
 }

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/agent"
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/pkg/identity"
 )
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/pkg/importer"
@@ -69,6 +72,27 @@ func applyCommand() command {
 	}
 }
 
+// printJSON prints m as JSON with stable spacing (protojson varies its
+// white space on purpose), indented or on one line.
+func printJSON(w io.Writer, m proto.Message, indent bool) error {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if indent {
+		err = json.Indent(&buf, b, "", "  ")
+	} else {
+		err = json.Compact(&buf, b)
+	}
+	if err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
 func readInput(file string) ([]byte, error) {
 	if file == "-" {
 		return io.ReadAll(os.Stdin)
@@ -96,8 +120,7 @@ func getCommand() command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(c.out, protojson.MarshalOptions{Multiline: true}.Format(resp.GetRoute()))
-			return nil
+			return printJSON(c.out, resp.GetRoute(), true)
 		},
 	}
 }
@@ -128,7 +151,9 @@ func listCommand() command {
 				}
 				for _, r := range resp.GetRoutes() {
 					if asJSON {
-						fmt.Fprintln(c.out, protojson.Format(r))
+						if err := printJSON(c.out, r, false); err != nil {
+							return err
+						}
 						continue
 					}
 					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.GetName(), r.GetVersion(),
