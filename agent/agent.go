@@ -245,7 +245,7 @@ func (a *Agent) runStream(ctx context.Context, addr string) (gotData bool, err e
 	a.log.Info("subscribed", slog.String(logKeyServer, addr), slog.String("scope", a.cfg.Scope),
 		slog.Int("held_routes", len(sub.InitialVersions)), slog.Uint64(logKeyRevision, a.state.Revision))
 
-	var pending *state // parts of an update split with more=true
+	var pending *partial // parts of an update split with more=true
 	for {
 		resp, err := s.Recv()
 		if err != nil {
@@ -262,21 +262,28 @@ func (a *Agent) runStream(ctx context.Context, addr string) (gotData bool, err e
 	}
 }
 
+// partial is an update whose parts are still arriving.
+type partial struct {
+	state            *state
+	upserts, removed int
+}
+
 // apply applies one response on top of the held state (or of the parts
 // received so far), writes the files once an update is complete and saves
 // the state. On error nothing is written and the held state stays.
-func (a *Agent) apply(resp *routecastv1.StreamRoutesResponse, pending *state) (*state, error) {
-	next := pending
-	if next == nil {
-		next = a.state.clone()
+func (a *Agent) apply(resp *routecastv1.StreamRoutesResponse, pending *partial) (*partial, error) {
+	if pending == nil {
+		pending = &partial{state: a.state.clone()}
 	}
-	err := a.merge(next, resp)
-	ev := Event{Revision: resp.GetRevision(), Upserts: len(resp.GetRoutes()), Removed: len(resp.GetRemoved()), Err: err}
+	err := a.merge(pending.state, resp)
+	pending.upserts += len(resp.GetRoutes())
+	pending.removed += len(resp.GetRemoved())
 	if err == nil && resp.GetMore() {
-		return next, nil
+		return pending, nil
 	}
+	ev := Event{Revision: resp.GetRevision(), Upserts: pending.upserts, Removed: pending.removed, Err: err}
 	if err == nil {
-		ev.Written, err = a.commit(next)
+		ev.Written, err = a.commit(pending.state)
 		ev.Err = err
 	}
 	ev.Routes = len(a.state.Routes)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,11 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	return &env{Env: servertest.Start(t, ""), t: t}
+	return newEnvWith(t, servertest.Config{})
+}
+
+func newEnvWith(t *testing.T, cfg servertest.Config) *env {
+	return &env{Env: servertest.Start(t, cfg), t: t}
 }
 
 // runningAgent is an agent.Run goroutine whose updates arrive on events.
@@ -429,4 +434,37 @@ func badRequestField(err error) string {
 		}
 	}
 	return ""
+}
+
+// TestEndToEnd_LargeUpdateInParts checks that an update larger than the
+// server's message budget arrives in several parts and is written once,
+// complete.
+func TestEndToEnd_LargeUpdateInParts(t *testing.T) {
+	e := newEnvWith(t, servertest.Config{MaxUpdateBytes: 4 << 10})
+	ctx := context.Background()
+	adm := e.Admin("/operator/alice")
+	var puts []*routecastv1.Route
+	for i := range 200 {
+		name := fmt.Sprintf("route-%03d", i)
+		puts = append(puts, route(name, "/"+name, "https://"+name+".internal:8443"))
+	}
+	if _, err := adm.ApplyRoutes(ctx, &routecastv1.ApplyRoutesRequest{Scope: "payments/staging", Puts: puts}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.Dir, "out")
+	a := e.startAgent(agent.Config{
+		Scope: "payments/staging", OutDir: out, StateDir: filepath.Join(e.Dir, "state"),
+		TLS: e.ClientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
+	})
+	if ev := a.next(t); ev.Err != nil || ev.Upserts != 200 || ev.Routes != 200 {
+		t.Fatalf("initial update = %+v, want all 200 routes in one applied update", ev)
+	}
+	if f, _ := readRoutes(t, out); len(f.Routes) != 200 {
+		t.Errorf("routes.json holds %d routes, want 200", len(f.Routes))
+	}
+	st := agentStatus(t, adm, "host-1")
+	if st.GetUpdatesSent() < 5 || st.GetRoutesSent() != 200 {
+		t.Errorf("updates, routes sent = %d, %d; want the 200 routes (about 24 KiB) in at least 5 parts of 4 KiB",
+			st.GetUpdatesSent(), st.GetRoutesSent())
+	}
 }

@@ -39,7 +39,7 @@ func (d *discovery) StreamRoutes(ss routesStream) error {
 		return err
 	}
 
-	st := newStream(first, id.String(), peerAddr(ctx), time.Now())
+	st := newStream(first, id.String(), peerAddr(ctx), time.Now(), d.srv.maxUpdateBytes)
 	log := d.srv.log.With(slog.String(logKeyScope, st.scope), slog.String(logKeySPIFFEID, id.String()),
 		slog.String(logKeyNode, first.GetNode().GetId()))
 	d.srv.hub.register(st)
@@ -93,7 +93,7 @@ func (d *discovery) send(ctx context.Context, ss routesStream, st *stream, log *
 			return err
 		}
 		log.Debug("update sent", slog.Uint64(logKeyRevision, u.revision), slog.String("nonce", u.nonce),
-			slog.Int("routes", len(u.frames)), slog.Int("removed", len(u.removed)))
+			slog.Int("routes", len(u.routes)), slog.Int("removed", len(u.removed)), slog.Bool("more", u.more))
 	}
 }
 

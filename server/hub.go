@@ -26,6 +26,7 @@ const (
 // route's encoding as field 3 of a StreamRoutesResponse (tag, length,
 // bytes), made once per version and shared by every stream of the scope.
 type entry struct {
+	name    string
 	version uint64
 	frame   []byte
 }
@@ -132,16 +133,48 @@ func (h *hub) streams() []*stream {
 // update is one response ready to send.
 type update struct {
 	revision uint64
-	frames   [][]byte
+	routes   []*entry
 	removed  []string
 	nonce    string
+	more     bool
+}
+
+// split keeps at most maxBytes of route frames (and at least one route) in
+// u and returns the names of the routes and removals left over, for the
+// next part. u.more says whether anything was left.
+func (u *update) split(maxBytes int) []string {
+	size := 0
+	for i, e := range u.routes {
+		size += len(e.frame)
+		if size > maxBytes && i > 0 {
+			return u.cut(i, 0)
+		}
+	}
+	for i, n := range u.removed {
+		size += len(n) + 4
+		if size > maxBytes && (i > 0 || len(u.routes) > 0) {
+			return u.cut(len(u.routes), i)
+		}
+	}
+	return nil
+}
+
+// cut keeps routes[:r] and removed[:m] and returns the names of the rest.
+func (u *update) cut(r, m int) []string {
+	var rest []string
+	for _, e := range u.routes[r:] {
+		rest = append(rest, e.name)
+	}
+	rest = append(rest, u.removed[m:]...)
+	u.routes, u.removed, u.more = u.routes[:r], u.removed[:m], true
+	return rest
 }
 
 // encode assembles the response bytes from the shared route frames.
 func (u *update) encode(scope string) []byte {
 	size := len(scope) + len(u.nonce) + 32
-	for _, f := range u.frames {
-		size += len(f)
+	for _, e := range u.routes {
+		size += len(e.frame)
 	}
 	for _, n := range u.removed {
 		size += len(n) + 4
@@ -151,15 +184,20 @@ func (u *update) encode(scope string) []byte {
 	b = protowire.AppendString(b, scope)
 	b = protowire.AppendTag(b, fieldRevision, protowire.VarintType)
 	b = protowire.AppendVarint(b, u.revision)
-	for _, f := range u.frames {
-		b = append(b, f...)
+	for _, e := range u.routes {
+		b = append(b, e.frame...)
 	}
 	for _, n := range u.removed {
 		b = protowire.AppendTag(b, fieldRemoved, protowire.BytesType)
 		b = protowire.AppendString(b, n)
 	}
 	b = protowire.AppendTag(b, fieldNonce, protowire.BytesType)
-	return protowire.AppendString(b, u.nonce)
+	b = protowire.AppendString(b, u.nonce)
+	if u.more {
+		b = protowire.AppendTag(b, fieldMore, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+	}
+	return b
 }
 
 // initialUpdate computes the difference between what a new stream holds
@@ -178,13 +216,13 @@ func (h *hub) initialUpdateLocked(st *stream, held map[string]uint64) *update {
 			case e == nil:
 				u.removed = append(u.removed, name)
 			case held[name] != e.version:
-				u.frames = append(u.frames, e.frame)
+				u.routes = append(u.routes, e)
 			}
 		}
 	} else {
 		for name, e := range routes {
 			if held[name] != e.version {
-				u.frames = append(u.frames, e.frame)
+				u.routes = append(u.routes, e)
 			}
 		}
 		for name := range held {
@@ -207,7 +245,7 @@ func (h *hub) dirtyUpdateLocked(st *stream, dirty map[string]struct{}) *update {
 	}
 	for name := range dirty {
 		if e := routes[name]; e != nil {
-			u.frames = append(u.frames, e.frame)
+			u.routes = append(u.routes, e)
 		} else {
 			u.removed = append(u.removed, name)
 		}
@@ -224,5 +262,5 @@ func encodeEntry(r *routecastv1.Route) *entry {
 	}
 	f := protowire.AppendTag(nil, fieldRoutes, protowire.BytesType)
 	f = protowire.AppendBytes(f, data)
-	return &entry{version: r.GetVersion(), frame: f}
+	return &entry{name: r.GetName(), version: r.GetVersion(), frame: f}
 }

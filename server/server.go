@@ -52,7 +52,14 @@ type Config struct {
 	Policy *policy.Holder
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// MaxUpdateBytes bounds the route bytes of one response; a larger
+	// update is sent in parts. Zero means DefaultMaxUpdateBytes.
+	MaxUpdateBytes int
 }
+
+// DefaultMaxUpdateBytes keeps every response well under gRPC's default
+// 4 MiB receive limit.
+const DefaultMaxUpdateBytes = 1 << 20
 
 // Server serves RouteDiscoveryService, RouteAdminService, health and
 // reflection on one listener.
@@ -64,6 +71,8 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	unsub  func()
+
+	maxUpdateBytes int
 
 	stopping chan struct{} // closed when the server starts to stop
 	stopOnce sync.Once
@@ -83,6 +92,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		policy:   cfg.Policy,
 		log:      log.With(slog.String(logKeyComponent, "server")),
 		stopping: make(chan struct{}),
+
+		maxUpdateBytes: cfg.MaxUpdateBytes,
+	}
+	if s.maxUpdateBytes <= 0 {
+		s.maxUpdateBytes = DefaultMaxUpdateBytes
 	}
 
 	var hubReady = make(chan struct{})

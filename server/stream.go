@@ -24,6 +24,7 @@ type stream struct {
 	peerAddr    string
 	connectedAt time.Time
 	wake        chan struct{} // 1-buffered: "there may be something to send"
+	maxBytes    int           // route bytes per response before it is split
 
 	mu       sync.Mutex
 	initial  map[string]uint64   // guarded by mu: held versions until the first update is built
@@ -41,8 +42,9 @@ type streamStats struct {
 	updates, routes, removals uint64
 }
 
-func newStream(req *routecastv1.StreamRoutesRequest, spiffeID, peerAddr string, now time.Time) *stream {
+func newStream(req *routecastv1.StreamRoutesRequest, spiffeID, peerAddr string, now time.Time, maxBytes int) *stream {
 	st := &stream{
+		maxBytes:    maxBytes,
 		scope:       req.GetScope(),
 		node:        req.GetNode(),
 		spiffeID:    spiffeID,
@@ -109,11 +111,17 @@ func (st *stream) next(h *hub) *update {
 		return nil
 	}
 	st.dirty = nil
+	if rest := u.split(st.maxBytes); len(rest) > 0 {
+		st.dirty = make(map[string]struct{}, len(rest))
+		for _, n := range rest {
+			st.dirty[n] = struct{}{}
+		}
+	}
 	st.lastSent++
 	u.nonce = strconv.FormatUint(st.lastSent, 10)
 	st.inflight = u
 	st.stats.updates++
-	st.stats.routes += uint64(len(u.frames))
+	st.stats.routes += uint64(len(u.routes))
 	st.stats.removals += uint64(len(u.removed))
 	return u
 }

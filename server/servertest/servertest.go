@@ -48,9 +48,18 @@ type Env struct {
 	Server *server.Server
 }
 
-// Start starts a server with policyYAML (DefaultPolicy when empty).
-func Start(t *testing.T, policyYAML string) *Env {
+// Config adjusts the test server; the zero value is the default.
+type Config struct {
+	// Policy is the policy YAML; empty means DefaultPolicy.
+	Policy string
+	// MaxUpdateBytes is passed to server.Config.
+	MaxUpdateBytes int
+}
+
+// Start starts a server.
+func Start(t *testing.T, cfg Config) *Env {
 	t.Helper()
+	policyYAML := cfg.Policy
 	if policyYAML == "" {
 		policyYAML = DefaultPolicy
 	}
@@ -75,6 +84,7 @@ func Start(t *testing.T, policyYAML string) *Env {
 	}
 	e.Server, err = server.New(context.Background(), server.Config{
 		Store: e.Store, TLS: identity.ServerTLSConfig(src), Policy: policy.NewHolder(pol),
+		MaxUpdateBytes: cfg.MaxUpdateBytes,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ type cli struct {
 }
 
 func newCLI(t *testing.T, identityPath string) *cli {
-	env := servertest.Start(t, "")
+	env := servertest.Start(t, servertest.Config{})
 	cert, key := env.Issue(identityPath)
 	return &cli{t: t, env: env, conn: []string{"--server", env.Addr, "--cert", cert, "--key", key, "--ca", env.CAFile()}}
 }
