@@ -21,9 +21,20 @@ var ErrSymlink = errors.New("atomicfile: target is a symbolic link")
 // it, renames it over path and syncs the directory. When path already holds
 // exactly data, Write changes nothing and reports false.
 //
-// An existing file keeps its permission bits; a new one gets mode. Write
-// refuses to replace a symbolic link or anything that is not a regular file.
+// An existing file keeps its permission bits, less write permission for
+// others; a new one gets mode. Write refuses to replace a symbolic link or
+// anything that is not a regular file.
 func Write(path string, data []byte, mode fs.FileMode) (changed bool, err error) {
+	return write(path, data, mode, true)
+}
+
+// WriteMode is Write, except that the file gets exactly mode whether or not
+// it existed: for private keys, whose mode must not be inherited.
+func WriteMode(path string, data []byte, mode fs.FileMode) (changed bool, err error) {
+	return write(path, data, mode, false)
+}
+
+func write(path string, data []byte, mode fs.FileMode, keepMode bool) (changed bool, err error) {
 	info, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -35,10 +46,12 @@ func Write(path string, data []byte, mode fs.FileMode) (changed bool, err error)
 	case !info.Mode().IsRegular():
 		return false, fmt.Errorf("atomicfile: %s is not a regular file", path)
 	default:
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		if keepMode {
+			mode = info.Mode().Perm() &^ 0o002
+		}
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) && info.Mode().Perm() == mode {
 			return false, nil
 		}
-		mode = info.Mode().Perm()
 	}
 	if err := replace(path, data, mode, info); err != nil {
 		return false, fmt.Errorf("atomicfile: write %s: %w", path, err)

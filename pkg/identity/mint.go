@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+
+	"github.com/routecast/routecast/pkg/atomicfile"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -197,11 +199,12 @@ func writeKeyPair(dir, certName, keyName string, cert *x509.Certificate, key cry
 		return fmt.Errorf("identity: encode key: %w", err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: pemPrivateKey, Bytes: der})
-	if err := writeFileAtomic(filepath.Join(dir, keyName), keyPEM, 0o600); err != nil {
+	if _, err := atomicfile.WriteMode(filepath.Join(dir, keyName), keyPEM, 0o600); err != nil {
 		return err
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: pemCertificate, Bytes: cert.Raw})
-	return writeFileAtomic(filepath.Join(dir, certName), certPEM, 0o644)
+	_, err = atomicfile.WriteMode(filepath.Join(dir, certName), certPEM, 0o644)
+	return err
 }
 
 // readCertificate reads the first PEM certificate in path.

@@ -41,7 +41,8 @@ func (p *parser) document(doc int, n *yaml.Node) error {
 	}
 	root := n.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return errorAt(root, "", "not an HTTPRoute or a routecast RouteSet: the document is %s, not a mapping",
+		return errorAt(root, "",
+			"not an HTTPRoute or a routecast RouteSet: the document is %s, not a mapping",
 			describe(root))
 	}
 	apiVersion, kind := scalarField(root, "apiVersion"), scalarField(root, "kind")
@@ -53,7 +54,8 @@ func (p *parser) document(doc int, n *yaml.Node) error {
 	switch {
 	case group == gatewayGroup && kind == httpRouteKind:
 		if !httpRouteVersions[version] {
-			return errorAt(root, "apiVersion", "HTTPRoute %s is not supported; use %s/v1", version, gatewayGroup)
+			return errorAt(keyNode(root, "apiVersion"), "apiVersion",
+				"HTTPRoute %s is not supported; use %s/v1", version, gatewayGroup)
 		}
 		rs, err = decodeHTTPRoute(w, root, p.opts)
 	case group == gatewayGroup && otherGatewayKinds[kind]:
@@ -79,7 +81,7 @@ func (p *parser) skip(doc int, root *yaml.Node, kind string) {
 		Document: doc,
 		Kind:     kind,
 		Name:     name,
-		Reason:   fmt.Sprintf("a %s is not a route; only HTTPRoute is imported", kind),
+		Reason:   fmt.Sprintf("%s is not imported; only HTTPRoute is", kind),
 	})
 }
 
@@ -89,9 +91,20 @@ func notImportable(root *yaml.Node, apiVersion, kind string) error {
 	case apiVersion == "" && kind == "":
 		return errorAt(root, "", "%s: apiVersion and kind are not set", what)
 	case strings.HasPrefix(apiVersion, gatewayGroup+"/"):
-		return errorAt(root, "kind", "%s: unknown Gateway API kind %q", what, kind)
+		return errorAt(keyNode(root, "kind"), "kind", "%s: unknown Gateway API kind %q", what, kind)
 	}
 	return errorAt(root, "", "%s (apiVersion %q, kind %q)", what, apiVersion, kind)
+}
+
+// keyNode returns the node of key in the mapping n, or n if it has no such
+// key.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if resolve(n.Content[i]).Value == key {
+			return n.Content[i]
+		}
+	}
+	return n
 }
 
 // mappingValue returns the value of key in the mapping n, or nil.

@@ -56,7 +56,8 @@ func TestParse_errors(t *testing.T) {
     - pathh:
         value: /a
 `,
-			doc: 1, marker: "pathh:", field: "spec.rules[0].matches[0].pathh", reason: "unknown field",
+			doc: 1, marker: "pathh:", field: "spec.rules[0].matches[0].pathh",
+			reason: "unknown field",
 		},
 		{
 			name: "unknown-top-level-field",
@@ -78,7 +79,8 @@ kind: ConfigMap
 metadata:
   name: settings
 `,
-			doc: 2, marker: "apiVersion: v1", field: "", reason: "not an HTTPRoute or a routecast RouteSet",
+			doc: 2, marker: "apiVersion: v1", field: "",
+			reason: "not an HTTPRoute or a routecast RouteSet",
 		},
 		{
 			name:  "no-kind",
@@ -93,12 +95,14 @@ metadata:
 		{
 			name:  "unknown-gateway-kind",
 			input: "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoutes\n",
-			doc:   1, marker: "apiVersion", field: "kind", reason: `unknown Gateway API kind "HTTPRoutes"`,
+			doc:   1, marker: "kind:", field: "kind",
+			reason: `unknown Gateway API kind "HTTPRoutes"`,
 		},
 		{
 			name:  "old-httproute-version",
 			input: "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: HTTPRoute\n",
-			doc:   1, marker: "apiVersion", field: "apiVersion", reason: "v1alpha2 is not supported",
+			doc:   1, marker: "apiVersion", field: "apiVersion",
+			reason: "v1alpha2 is not supported",
 		},
 		{
 			name: "invalid-path-type",
@@ -111,7 +115,8 @@ metadata:
     - name: web
       port: 80
 `,
-			doc: 1, marker: "type: Foo", field: "spec.rules[0].matches[0].path.type", reason: `unknown value "Foo"`,
+			doc: 1, marker: "type: Foo", field: "spec.rules[0].matches[0].path.type",
+			reason: `unknown value "Foo"`,
 		},
 		{
 			name: "malformed-yaml",
@@ -131,6 +136,18 @@ metadata:
 a: b: c
 `,
 			doc: 2, marker: "a: b: c", reason: "invalid YAML",
+		},
+		{
+			name: "merge-key",
+			input: httpRouteHead + `  rules:
+  - &rule
+    backendRefs:
+    - name: web
+      port: 80
+  - <<: *rule
+    name: second
+`,
+			doc: 1, marker: "<<:", field: "spec.rules[1]", reason: "merge keys",
 		},
 		{
 			name: "duplicate-key",
@@ -225,7 +242,8 @@ spec:
     - name: web
       port: 80
 `,
-			doc: 1, marker: "requestHeaderModifier:", field: "spec.rules[0].filters[0].requestHeaderModifier",
+			doc: 1, marker: "requestHeaderModifier:",
+			field:  "spec.rules[0].filters[0].requestHeaderModifier",
 			reason: "must not be set for filter type URLRewrite",
 		},
 		{
@@ -268,7 +286,8 @@ spec:
     - name: web
       port: 80
 `,
-			doc: 1, marker: "request: 1.5s", field: "spec.rules[0].timeouts.request", reason: "not a duration",
+			doc: 1, marker: "request: 1.5s", field: "spec.rules[0].timeouts.request",
+			reason: "not a duration",
 		},
 		{
 			name: "validation-hostname",
@@ -375,7 +394,8 @@ spec:
     - name: web
       port: 80
 `,
-			doc: 1, marker: `"a b": x`, field: `metadata.labels["a b"]`, reason: "key may contain only",
+			doc: 1, marker: `"a b": x`, field: `metadata.labels["a b"]`,
+			reason: "key may contain only",
 		},
 
 		{
@@ -388,7 +408,8 @@ spec:
     - FETCH
   upstream: {url: "http://a"}
 `,
-			doc: 1, marker: "- FETCH", field: "routes[0].match.methods[1]", reason: `unknown method "FETCH"`,
+			doc: 1, marker: "- FETCH", field: "routes[0].match.methods[1]",
+			reason: `unknown method "FETCH"`,
 		},
 		{
 			name: "routeset-bad-upstream-url",
@@ -444,7 +465,8 @@ spec:
 			name: "routeset-list-for-string",
 			input: routeSetHead + `- name: [a]
 `,
-			doc: 1, marker: "name: [a]", field: "routes[0].name", reason: "want a string, got a list",
+			doc: 1, marker: "name: [a]", field: "routes[0].name",
+			reason: "want a string, got a list",
 		},
 		{
 			name: "routeset-version-set",
@@ -480,7 +502,8 @@ spec:
     query_params: []
     queryParams: []
 `,
-			doc: 1, marker: "queryParams", field: "routes[0].match.query_params", reason: "set twice (also line 6)",
+			doc: 1, marker: "queryParams", field: "routes[0].match.query_params",
+			reason: "set twice (also line 6)",
 		},
 		{
 			name: "routeset-unknown-enum",
@@ -490,7 +513,8 @@ spec:
     headers:
     - {name: x, value: y, type: GLOB}
 `,
-			doc: 1, marker: "type: GLOB", field: "routes[0].match.headers[0].type", reason: "MATCH_TYPE_REGEX",
+			doc: 1, marker: "type: GLOB", field: "routes[0].match.headers[0].type",
+			reason: "MATCH_TYPE_REGEX",
 		},
 		{
 			name: "routeset-bad-duration",
@@ -498,7 +522,8 @@ spec:
   policy:
     timeout: 5
 `,
-			doc: 1, marker: "timeout: 5", field: "routes[0].policy.timeout", reason: "want a duration",
+			doc: 1, marker: "timeout: 5", field: "routes[0].policy.timeout",
+			reason: "want a duration",
 		},
 		{
 			name: "routeset-missing-name",
@@ -570,7 +595,8 @@ func TestError_Error(t *testing.T) {
 		{Error{File: "routes.yaml", Document: 2, Line: 14, Field: "spec.rules[0].matches[0].path.type",
 			Reason: `unknown value "Foo"`},
 			`routes.yaml: document 2, line 14: spec.rules[0].matches[0].path.type: unknown value "Foo"`},
-		{Error{File: "a.yaml", Document: 1, Reason: "invalid YAML: x"}, "a.yaml: document 1: invalid YAML: x"},
+		{Error{File: "a.yaml", Document: 1, Reason: "invalid YAML: x"},
+			"a.yaml: document 1: invalid YAML: x"},
 		{Error{Document: 3, Line: 1, Reason: "r"}, "document 3, line 1: r"},
 	}
 	for _, tt := range tests {

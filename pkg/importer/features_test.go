@@ -123,7 +123,8 @@ status:
 			},
 			Filters: []*routecastv1.RouteFilter{{Kind: &routecastv1.RouteFilter_Redirect{
 				Redirect: &routecastv1.Redirect{
-					Scheme: "https", Hostname: "new.example.com", Port: 8443, Path: "/new", StatusCode: 301,
+					Scheme: "https", Hostname: "new.example.com", Port: 8443,
+					Path: "/new", StatusCode: 301,
 				},
 			}}},
 		},
@@ -142,14 +143,18 @@ func TestParse_routeSet(t *testing.T) {
 		Owner:  "orders-team",
 		Labels: map[string]string{"team": "orders"},
 		Match: &routecastv1.RouteMatch{
-			Hosts:   []string{"api.example.com"},
-			Path:    &routecastv1.PathMatch{Kind: &routecastv1.PathMatch_Template{Template: "/orders/{id}"}},
+			Hosts: []string{"api.example.com"},
+			Path: &routecastv1.PathMatch{
+				Kind: &routecastv1.PathMatch_Template{Template: "/orders/{id}"},
+			},
 			Methods: []string{"GET"},
 			QueryParams: []*routecastv1.KeyValueMatch{
 				{Name: "v", Value: "[0-9]+", Type: routecastv1.MatchType_MATCH_TYPE_REGEX},
 			},
 		},
-		Upstream: &routecastv1.Upstream{Backends: []*routecastv1.Backend{{Cluster: "orders:8080", Weight: 2}}},
+		Upstream: &routecastv1.Upstream{
+			Backends: []*routecastv1.Backend{{Cluster: "orders:8080", Weight: 2}},
+		},
 		Filters: []*routecastv1.RouteFilter{{Kind: &routecastv1.RouteFilter_UrlRewrite{
 			UrlRewrite: &routecastv1.UrlRewrite{
 				Path: &routecastv1.UrlRewrite_ReplaceFullPath{ReplaceFullPath: "/v2/orders"},

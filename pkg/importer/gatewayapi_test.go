@@ -22,7 +22,8 @@ func readTestdata(t *testing.T, rel string) []byte {
 	t.Helper()
 	dir := os.Getenv(testdataEnv)
 	if dir == "" {
-		t.Skipf("%s is not set; set it to the folder of real route documents to run this test", testdataEnv)
+		t.Skipf("%s is not set; set it to the folder of real route documents to run this test",
+			testdataEnv)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, rel))
 	if err != nil {
@@ -83,23 +84,31 @@ func exactPath(p string) *routecastv1.PathMatch {
 }
 
 func exactKV(name, value string) []*routecastv1.KeyValueMatch {
-	return []*routecastv1.KeyValueMatch{{Name: name, Value: value, Type: routecastv1.MatchType_MATCH_TYPE_EXACT}}
+	return []*routecastv1.KeyValueMatch{
+		{Name: name, Value: value, Type: routecastv1.MatchType_MATCH_TYPE_EXACT},
+	}
 }
 
 func regexKV(name, value string) []*routecastv1.KeyValueMatch {
-	return []*routecastv1.KeyValueMatch{{Name: name, Value: value, Type: routecastv1.MatchType_MATCH_TYPE_REGEX}}
+	return []*routecastv1.KeyValueMatch{
+		{Name: name, Value: value, Type: routecastv1.MatchType_MATCH_TYPE_REGEX},
+	}
+}
+
+func rewrite(rw *routecastv1.UrlRewrite) *routecastv1.RouteFilter {
+	return &routecastv1.RouteFilter{Kind: &routecastv1.RouteFilter_UrlRewrite{UrlRewrite: rw}}
 }
 
 func replacePrefix(p string) *routecastv1.RouteFilter {
-	return &routecastv1.RouteFilter{Kind: &routecastv1.RouteFilter_UrlRewrite{UrlRewrite: &routecastv1.UrlRewrite{
+	return rewrite(&routecastv1.UrlRewrite{
 		Path: &routecastv1.UrlRewrite_ReplacePrefixMatch{ReplacePrefixMatch: p},
-	}}}
+	})
 }
 
 func replaceFull(p string) *routecastv1.RouteFilter {
-	return &routecastv1.RouteFilter{Kind: &routecastv1.RouteFilter_UrlRewrite{UrlRewrite: &routecastv1.UrlRewrite{
+	return rewrite(&routecastv1.UrlRewrite{
 		Path: &routecastv1.UrlRewrite_ReplaceFullPath{ReplaceFullPath: p},
-	}}}
+	})
 }
 
 // conformanceHeaders is the request header modifier of the rewrite-path
@@ -153,7 +162,8 @@ func TestParse_basicHTTP(t *testing.T) {
 		{Document: 1, Kind: "GatewayClass", Name: "example"},
 		{Document: 2, Kind: "Gateway", Name: "my-gateway"},
 	}
-	if diff := cmp.Diff(wantSkipped, res.Skipped, cmpopts.IgnoreFields(Skipped{}, "Reason")); diff != "" {
+	ignoreReason := cmpopts.IgnoreFields(Skipped{}, "Reason")
+	if diff := cmp.Diff(wantSkipped, res.Skipped, ignoreReason); diff != "" {
 		t.Errorf("skipped mismatch (-want +got):\n%s", diff)
 	}
 	for _, s := range res.Skipped {
@@ -170,14 +180,21 @@ func TestParse_basicHTTP(t *testing.T) {
 func TestParse_pathMatchOrder(t *testing.T) {
 	res := parseTestdata(t, "gwapi-conformance-httproute-path-match-order.yaml")
 
-	const ns, src = "gateway-conformance-infra.path-matching-order.", "httproute/gateway-conformance-infra/path-matching-order"
+	r := func(name string, path *routecastv1.PathMatch, backend string) gwRoute {
+		return gwRoute{
+			name:     "gateway-conformance-infra.path-matching-order." + name,
+			source:   "httproute/gateway-conformance-infra/path-matching-order",
+			path:     path,
+			backends: []string{backend},
+		}
+	}
 	want := gwRoutes(
-		gwRoute{name: ns + "r0.m0", source: src, path: exactPath("/match"), backends: []string{"infra-backend-v1:8080"}},
-		gwRoute{name: ns + "r1.m0", source: src, path: exactPath("/match/exact"), backends: []string{"infra-backend-v2:8080"}},
-		gwRoute{name: ns + "r2.m0", source: src, path: exactPath("/match/exact/one"), backends: []string{"infra-backend-v3:8080"}},
-		gwRoute{name: ns + "r3.m0", source: src, path: prefixPath("/match/"), backends: []string{"infra-backend-v3:8080"}},
-		gwRoute{name: ns + "r4.m0", source: src, path: prefixPath("/match/prefix/"), backends: []string{"infra-backend-v1:8080"}},
-		gwRoute{name: ns + "r5.m0", source: src, path: prefixPath("/match/prefix/one"), backends: []string{"infra-backend-v2:8080"}},
+		r("r0.m0", exactPath("/match"), "infra-backend-v1:8080"),
+		r("r1.m0", exactPath("/match/exact"), "infra-backend-v2:8080"),
+		r("r2.m0", exactPath("/match/exact/one"), "infra-backend-v3:8080"),
+		r("r3.m0", prefixPath("/match/"), "infra-backend-v3:8080"),
+		r("r4.m0", prefixPath("/match/prefix/"), "infra-backend-v1:8080"),
+		r("r5.m0", prefixPath("/match/prefix/one"), "infra-backend-v2:8080"),
 	)
 	if diff := diffRoutes(want, res.Routes); diff != "" {
 		t.Errorf("routes mismatch (-want +got):\n%s", diff)
@@ -225,19 +242,22 @@ func pickBackend(rs []*routecastv1.Route, path string) string {
 func TestParse_rewritePath(t *testing.T) {
 	res := parseTestdata(t, "gwapi-conformance-httproute-rewrite-path.yaml")
 
-	const ns, src = "gateway-conformance-infra.rewrite-path.", "httproute/gateway-conformance-infra/rewrite-path"
-	backends := []string{"infra-backend-v1:8080"}
+	r := func(name, prefix string, filters ...*routecastv1.RouteFilter) gwRoute {
+		return gwRoute{
+			name:     "gateway-conformance-infra.rewrite-path." + name,
+			source:   "httproute/gateway-conformance-infra/rewrite-path",
+			path:     prefixPath(prefix),
+			backends: []string{"infra-backend-v1:8080"},
+			filters:  filters,
+		}
+	}
 	want := gwRoutes(
-		gwRoute{name: ns + "r0.m0", source: src, path: prefixPath("/prefix/one"), backends: backends,
-			filters: []*routecastv1.RouteFilter{replacePrefix("/one")}},
-		gwRoute{name: ns + "r1.m0", source: src, path: prefixPath("/strip-prefix"), backends: backends,
-			filters: []*routecastv1.RouteFilter{replacePrefix("/")}},
-		gwRoute{name: ns + "r2.m0", source: src, path: prefixPath("/full/one"), backends: backends,
-			filters: []*routecastv1.RouteFilter{replaceFull("/one")}},
-		gwRoute{name: ns + "r3.m0", source: src, path: prefixPath("/full/rewrite-path-and-modify-headers"),
-			backends: backends, filters: []*routecastv1.RouteFilter{replaceFull("/test"), conformanceHeaders()}},
-		gwRoute{name: ns + "r4.m0", source: src, path: prefixPath("/prefix/rewrite-path-and-modify-headers"),
-			backends: backends, filters: []*routecastv1.RouteFilter{replacePrefix("/prefix"), conformanceHeaders()}},
+		r("r0.m0", "/prefix/one", replacePrefix("/one")),
+		r("r1.m0", "/strip-prefix", replacePrefix("/")),
+		r("r2.m0", "/full/one", replaceFull("/one")),
+		r("r3.m0", "/full/rewrite-path-and-modify-headers", replaceFull("/test"), conformanceHeaders()),
+		r("r4.m0", "/prefix/rewrite-path-and-modify-headers", replacePrefix("/prefix"),
+			conformanceHeaders()),
 	)
 	if diff := diffRoutes(want, res.Routes); diff != "" {
 		t.Errorf("routes mismatch (-want +got):\n%s", diff)
@@ -304,7 +324,8 @@ func TestParse_cafeRoutes(t *testing.T) {
 func TestParse_allTestdata(t *testing.T) {
 	dir := os.Getenv(testdataEnv)
 	if dir == "" {
-		t.Skipf("%s is not set; set it to the folder of real route documents to run this test", testdataEnv)
+		t.Skipf("%s is not set; set it to the folder of real route documents to run this test",
+			testdataEnv)
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "gateway-api", "*.yaml"))
 	if err != nil || len(files) == 0 {

@@ -7,7 +7,8 @@ import (
 )
 
 // filters converts the filters of a rule, keeping their order.
-func (c *httpRouteConverter) filters(rp string, fs []httpRouteFilter, fields fieldMap) ([]*routecastv1.RouteFilter, error) {
+func (c *httpRouteConverter) filters(rp string, fs []httpRouteFilter,
+	fields fieldMap) ([]*routecastv1.RouteFilter, error) {
 	var out []*routecastv1.RouteFilter
 	for i := range fs {
 		f, err := c.filter(indexPath(rp+".filters", i), &fs[i], fields, indexPath("filters", i))
@@ -21,7 +22,8 @@ func (c *httpRouteConverter) filters(rp string, fs []httpRouteFilter, fields fie
 
 // filter converts the filter at document field fp, which becomes route
 // field rf.
-func (c *httpRouteConverter) filter(fp string, f *httpRouteFilter, fields fieldMap, rf string) (*routecastv1.RouteFilter, error) {
+func (c *httpRouteConverter) filter(fp string, f *httpRouteFilter,
+	fields fieldMap, rf string) (*routecastv1.RouteFilter, error) {
 	if err := c.checkFilterType(fp, f); err != nil {
 		return nil, err
 	}
@@ -42,7 +44,9 @@ func (c *httpRouteConverter) filter(fp string, f *httpRouteFilter, fields fieldM
 		if err != nil {
 			return nil, err
 		}
-		return &routecastv1.RouteFilter{Kind: &routecastv1.RouteFilter_UrlRewrite{UrlRewrite: rw}}, nil
+		return &routecastv1.RouteFilter{Kind: &routecastv1.RouteFilter_UrlRewrite{
+			UrlRewrite: rw,
+		}}, nil
 	}
 	rd, err := c.redirect(fp+".requestRedirect", f.RequestRedirect, fields, rf+".redirect")
 	if err != nil {
@@ -106,7 +110,8 @@ func headers(hs []httpHeader) []*routecastv1.Header {
 	return out
 }
 
-func (c *httpRouteConverter) urlRewrite(up string, u *httpURLRewrite, fields fieldMap, rf string) (*routecastv1.UrlRewrite, error) {
+func (c *httpRouteConverter) urlRewrite(up string, u *httpURLRewrite,
+	fields fieldMap, rf string) (*routecastv1.UrlRewrite, error) {
 	out := &routecastv1.UrlRewrite{Hostname: u.Hostname}
 	fields[rf] = up
 	if u.Path == nil {
@@ -128,7 +133,8 @@ func (c *httpRouteConverter) urlRewrite(up string, u *httpURLRewrite, fields fie
 
 // pathModifier reads a path modifier: whether it replaces the full path,
 // and the replacement.
-func (c *httpRouteConverter) pathModifier(pp string, pm *httpPathModifier) (full bool, value string, err error) {
+func (c *httpRouteConverter) pathModifier(pp string,
+	pm *httpPathModifier) (full bool, value string, err error) {
 	configs := []struct {
 		typ, field string
 		value      *string
@@ -149,7 +155,8 @@ func (c *httpRouteConverter) pathModifier(pp string, pm *httpPathModifier) (full
 		case cfg.typ == pm.Type && cfg.value == nil:
 			return false, "", c.errorf(pp+"."+cfg.field, "must be set for path type %s", pm.Type)
 		case cfg.typ != pm.Type && cfg.value != nil:
-			return false, "", c.errorf(pp+"."+cfg.field, "must not be set for path type %s", pm.Type)
+			return false, "", c.errorf(pp+"."+cfg.field, "must not be set for path type %s",
+				pm.Type)
 		case cfg.typ == pm.Type:
 			value = *cfg.value
 		}
@@ -159,7 +166,8 @@ func (c *httpRouteConverter) pathModifier(pp string, pm *httpPathModifier) (full
 
 // redirect converts a RequestRedirect. routecast redirects to a full path
 // only, so ReplacePrefixMatch is not supported.
-func (c *httpRouteConverter) redirect(rp string, rd *httpRequestRedirect, fields fieldMap, rf string) (*routecastv1.Redirect, error) {
+func (c *httpRouteConverter) redirect(rp string, rd *httpRequestRedirect,
+	fields fieldMap, rf string) (*routecastv1.Redirect, error) {
 	out := &routecastv1.Redirect{Scheme: rd.Scheme, Hostname: rd.Hostname}
 	fields[rf] = rp
 	fields[rf+".status_code"] = rp + ".statusCode"
@@ -171,7 +179,8 @@ func (c *httpRouteConverter) redirect(rp string, rd *httpRequestRedirect, fields
 	}
 	if rd.StatusCode != nil {
 		if *rd.StatusCode < 0 {
-			return nil, c.errorf(rp+".statusCode", "%d is not a redirect status code", *rd.StatusCode)
+			return nil, c.errorf(rp+".statusCode", "%d is not a redirect status code",
+				*rd.StatusCode)
 		}
 		out.StatusCode = uint32(*rd.StatusCode)
 	}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"reflect"
@@ -52,16 +53,9 @@ func decodeHTTPRoute(w *walker, root *yaml.Node, opts Options) ([]imported, erro
 	}
 	c := &httpRouteConverter{w: w, hr: &hr, namespace: hr.Metadata.Namespace}
 	if c.namespace == "" {
-		c.namespace = cmpOr(opts.DefaultNamespace, "default")
+		c.namespace = cmp.Or(opts.DefaultNamespace, "default")
 	}
 	return c.convert()
-}
-
-func cmpOr(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 // httpRouteConverter turns one decoded HTTPRoute into routes.
@@ -138,7 +132,9 @@ func (c *httpRouteConverter) rule(ri int) ([]imported, error) {
 	for mi := range matches {
 		fields := maps.Clone(shared)
 		r := proto.Clone(base).(*routecastv1.Route)
-		r.Name = strings.Join([]string{c.namespace, c.hr.Metadata.Name, ruleName, fmt.Sprintf("m%d", mi)}, ".")
+		r.Name = strings.Join([]string{
+			c.namespace, c.hr.Metadata.Name, ruleName, fmt.Sprintf("m%d", mi),
+		}, ".")
 		if r.Match, err = c.match(matchPath(mi), &matches[mi], fields); err != nil {
 			return nil, err
 		}
@@ -147,7 +143,8 @@ func (c *httpRouteConverter) rule(ri int) ([]imported, error) {
 	return out, nil
 }
 
-func (c *httpRouteConverter) match(mp string, m *httpRouteMatch, fields fieldMap) (*routecastv1.RouteMatch, error) {
+func (c *httpRouteConverter) match(mp string, m *httpRouteMatch,
+	fields fieldMap) (*routecastv1.RouteMatch, error) {
 	out := &routecastv1.RouteMatch{Hosts: slices.Clone(c.hr.Spec.Hostnames)}
 	fields["match"] = mp
 	fields["match.hosts"] = "spec.hostnames"
@@ -173,10 +170,11 @@ func (c *httpRouteConverter) match(mp string, m *httpRouteMatch, fields fieldMap
 
 // pathMatch converts a path match. Both type and value have defaults:
 // PathPrefix and "/".
-func (c *httpRouteConverter) pathMatch(pp string, pm *httpPathMatch, fields fieldMap) (*routecastv1.PathMatch, error) {
+func (c *httpRouteConverter) pathMatch(pp string, pm *httpPathMatch,
+	fields fieldMap) (*routecastv1.PathMatch, error) {
 	typ, value := "PathPrefix", "/"
 	if pm != nil {
-		typ, value = cmpOr(pm.Type, typ), cmpOr(pm.Value, value)
+		typ, value = cmp.Or(pm.Type, typ), cmp.Or(pm.Value, value)
 	}
 	fields["match.path"] = pp
 	var out routecastv1.PathMatch
@@ -191,14 +189,16 @@ func (c *httpRouteConverter) pathMatch(pp string, pm *httpPathMatch, fields fiel
 		out.Kind = &routecastv1.PathMatch_Regex{Regex: value}
 		fields["match.path.regex"] = pp + ".value"
 	default:
-		return nil, c.errorf(pp+".type", "unknown value %q (want PathPrefix, Exact or RegularExpression)", typ)
+		return nil, c.errorf(pp+".type",
+			"unknown value %q (want PathPrefix, Exact or RegularExpression)", typ)
 	}
 	return &out, nil
 }
 
 // keyMatches converts header or query parameter matches. Names keep their
 // case.
-func (c *httpRouteConverter) keyMatches(kp string, ms []httpKeyMatch) ([]*routecastv1.KeyValueMatch, error) {
+func (c *httpRouteConverter) keyMatches(kp string,
+	ms []httpKeyMatch) ([]*routecastv1.KeyValueMatch, error) {
 	var out []*routecastv1.KeyValueMatch
 	for i, m := range ms {
 		kv := &routecastv1.KeyValueMatch{Name: m.Name, Value: m.Value}
@@ -218,7 +218,8 @@ func (c *httpRouteConverter) keyMatches(kp string, ms []httpKeyMatch) ([]*routec
 
 // upstream converts the backends of a rule. A rule without backends must
 // redirect.
-func (c *httpRouteConverter) upstream(rp string, rule *httpRouteRule, fields fieldMap) (*routecastv1.Upstream, error) {
+func (c *httpRouteConverter) upstream(rp string, rule *httpRouteRule,
+	fields fieldMap) (*routecastv1.Upstream, error) {
 	fields["upstream"] = rp + ".backendRefs"
 	var backends []*routecastv1.Backend
 	for j := range rule.BackendRefs {
@@ -237,12 +238,18 @@ func (c *httpRouteConverter) upstream(rp string, rule *httpRouteRule, fields fie
 	switch {
 	case len(backends) > 0:
 		return &routecastv1.Upstream{Backends: backends}, nil
-	case slices.ContainsFunc(rule.Filters, func(f httpRouteFilter) bool { return f.Type == filterRedirect }):
+	case slices.ContainsFunc(rule.Filters, isRedirect):
 		return nil, nil
 	case len(rule.BackendRefs) > 0:
-		return nil, c.errorf(rp+".backendRefs", "every backend has weight 0, so the rule sends no traffic")
+		return nil, c.errorf(rp+".backendRefs",
+			"every backend has weight 0, so the rule sends no traffic")
 	}
-	return nil, c.errorf(rp+".backendRefs", "must name at least one backend unless the rule redirects")
+	return nil, c.errorf(rp+".backendRefs",
+		"must name at least one backend unless the rule redirects")
+}
+
+func isRedirect(f httpRouteFilter) bool {
+	return f.Type == filterRedirect
 }
 
 // backend converts a backendRef to a cluster "name:port", or
@@ -254,11 +261,14 @@ func (c *httpRouteConverter) backend(bp string, br *httpBackendRef) (*routecastv
 	group, kind := deref(br.Group), deref(br.Kind)
 	switch {
 	case group != "" && group != "core":
-		return nil, c.errorf(bp+".group", "backend group %q is not supported; only Service backends are", group)
+		return nil, c.errorf(bp+".group",
+			"backend group %q is not supported; only Service backends are", group)
 	case kind != "" && kind != "Service":
-		return nil, c.errorf(bp+".kind", "backend kind %q is not supported; only Service backends are", kind)
+		return nil, c.errorf(bp+".kind",
+			"backend kind %q is not supported; only Service backends are", kind)
 	case len(br.Filters) > 0:
-		return nil, c.errorf(bp+".filters", "per-backend filters are not supported; set filters on the rule")
+		return nil, c.errorf(bp+".filters",
+			"per-backend filters are not supported; set filters on the rule")
 	case br.Name == "":
 		return nil, c.errorf(bp+".name", "must be set")
 	case br.Port == nil:
@@ -293,7 +303,8 @@ func deref[T any](p *T) T {
 // the rule has neither. timeouts.backendRequest, the limit on each request
 // to a backend, becomes the per-try timeout. retry.backoff has no routecast
 // field and is dropped.
-func (c *httpRouteConverter) policy(rp string, rule *httpRouteRule, fields fieldMap) (*routecastv1.RoutePolicy, error) {
+func (c *httpRouteConverter) policy(rp string, rule *httpRouteRule,
+	fields fieldMap) (*routecastv1.RoutePolicy, error) {
 	fields["policy"] = rp
 	var out routecastv1.RoutePolicy
 	retries := func() *routecastv1.RetryPolicy {
@@ -333,7 +344,9 @@ func (c *httpRouteConverter) policy(rp string, rule *httpRouteRule, fields field
 	return &out, nil
 }
 
-func (c *httpRouteConverter) retry(field string, rt *httpRouteRetry, out *routecastv1.RetryPolicy) error {
+func (c *httpRouteConverter) retry(field string, rt *httpRouteRetry,
+	out *routecastv1.RetryPolicy) error {
+
 	if rt.Attempts != nil {
 		if *rt.Attempts < 0 {
 			return c.errorf(field+".attempts", "must not be negative")
@@ -342,7 +355,8 @@ func (c *httpRouteConverter) retry(field string, rt *httpRouteRetry, out *routec
 	}
 	for i, code := range rt.Codes {
 		if code < 400 || code > 599 {
-			return c.errorf(indexPath(field+".codes", i), "%d is not an HTTP error status code", code)
+			return c.errorf(indexPath(field+".codes", i), "%d is not an HTTP error status code",
+				code)
 		}
 		out.RetryOn = append(out.RetryOn, strconv.Itoa(int(code)))
 	}

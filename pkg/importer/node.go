@@ -75,12 +75,17 @@ func (w *walker) line(path string) int {
 
 // fields calls fn for each key and value of the mapping n, whose field
 // path is path. Keys must be strings and must not repeat.
-func (w *walker) fields(n *yaml.Node, path string, fn func(key string, k, v *yaml.Node) error) error {
+func (w *walker) fields(n *yaml.Node, path string,
+	fn func(key string, k, v *yaml.Node) error) error {
+
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, err := w.visit(n.Content[i], path)
 		if err != nil {
 			return err
+		}
+		if k.ShortTag() == "!!merge" {
+			return errorAt(k, path, "merge keys (<<) are not supported")
 		}
 		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
 			return errorAt(k, path, "a key must be a string, not %s", describe(k))

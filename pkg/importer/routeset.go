@@ -113,7 +113,9 @@ func (md *messageDecoder) field(key string, k, v *yaml.Node) error {
 
 // settable checks that the field fd may be set by the key k: once, and
 // not if the server sets it.
-func (md *messageDecoder) settable(fd protoreflect.FieldDescriptor, k *yaml.Node, path string) error {
+func (md *messageDecoder) settable(fd protoreflect.FieldDescriptor, k *yaml.Node,
+	path string) error {
+
 	if prev, ok := md.set[fd.Number()]; ok {
 		return errorAt(k, path, "set twice (also line %d)", prev.Line)
 	}
@@ -126,7 +128,9 @@ func (md *messageDecoder) settable(fd protoreflect.FieldDescriptor, k *yaml.Node
 
 // oneMember checks that fd is the only member of its oneof, if it has one,
 // with a value.
-func (md *messageDecoder) oneMember(fd protoreflect.FieldDescriptor, k *yaml.Node, path string) error {
+func (md *messageDecoder) oneMember(fd protoreflect.FieldDescriptor, k *yaml.Node,
+	path string) error {
+
 	od := fd.ContainingOneof()
 	if od == nil || od.IsSynthetic() {
 		return nil
@@ -150,7 +154,9 @@ func oneofNames(od protoreflect.OneofDescriptor) string {
 }
 
 // decodeField decodes n into the field fd of m.
-func (w *walker) decodeField(n *yaml.Node, m protoreflect.Message, fd protoreflect.FieldDescriptor, path string) error {
+func (w *walker) decodeField(n *yaml.Node, m protoreflect.Message,
+	fd protoreflect.FieldDescriptor, path string) error {
+
 	switch {
 	case fd.IsList():
 		return w.decodeList(n, m.Mutable(fd).List(), fd, path)
@@ -165,7 +171,9 @@ func (w *walker) decodeField(n *yaml.Node, m protoreflect.Message, fd protorefle
 	return nil
 }
 
-func (w *walker) decodeList(n *yaml.Node, list protoreflect.List, fd protoreflect.FieldDescriptor, path string) error {
+func (w *walker) decodeList(n *yaml.Node, list protoreflect.List,
+	fd protoreflect.FieldDescriptor, path string) error {
+
 	n, err := w.visit(n, path)
 	if err != nil {
 		return err
@@ -184,7 +192,9 @@ func (w *walker) decodeList(n *yaml.Node, list protoreflect.List, fd protoreflec
 }
 
 // decodeMap decodes a map with string keys, such as labels.
-func (w *walker) decodeMap(n *yaml.Node, mp protoreflect.Map, fd protoreflect.FieldDescriptor, path string) error {
+func (w *walker) decodeMap(n *yaml.Node, mp protoreflect.Map,
+	fd protoreflect.FieldDescriptor, path string) error {
+
 	n, err := w.visit(n, path)
 	if err != nil {
 		return err
@@ -242,7 +252,8 @@ func (w *walker) decodeDuration(n *yaml.Node, path string) (protoreflect.Value, 
 }
 
 // decodeProtoScalar decodes a value of a scalar or enum field.
-func decodeProtoScalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path string) (protoreflect.Value, error) {
+func decodeProtoScalar(n *yaml.Node, fd protoreflect.FieldDescriptor,
+	path string) (protoreflect.Value, error) {
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode {
 		tag = ""
@@ -283,7 +294,8 @@ func decodeProtoScalar(n *yaml.Node, fd protoreflect.FieldDescriptor, path strin
 		}
 		return protoreflect.ValueOfFloat64(f), nil
 	}
-	return protoreflect.Value{}, errorAt(n, path, "fields of type %s cannot be set in a file", fd.Kind())
+	return protoreflect.Value{}, errorAt(n, path, "fields of type %s cannot be set in a file",
+		fd.Kind())
 }
 
 func decodeInt(n *yaml.Node, tag, path string, lo, hi int64) (int64, error) {
@@ -304,7 +316,8 @@ func decodeUint(n *yaml.Node, tag, path string, hi uint64) (uint64, error) {
 
 // decodeEnum decodes an enum value given by name, or by a number the enum
 // defines.
-func decodeEnum(n *yaml.Node, tag string, ed protoreflect.EnumDescriptor, path string) (protoreflect.Value, error) {
+func decodeEnum(n *yaml.Node, tag string, ed protoreflect.EnumDescriptor,
+	path string) (protoreflect.Value, error) {
 	values := ed.Values()
 	var ev protoreflect.EnumValueDescriptor
 	switch tag {

@@ -57,7 +57,8 @@ func checkFilter(field string, f *routecastv1.RouteFilter, m *routecastv1.RouteM
 	case *routecastv1.RouteFilter_Redirect:
 		return checkRedirect(field+".redirect", k.Redirect)
 	}
-	return fieldErrorf(field, "must set one of url_rewrite, request_headers, response_headers or redirect")
+	return fieldErrorf(field,
+		"must set one of url_rewrite, request_headers, response_headers or redirect")
 }
 
 func checkURLRewrite(field string, rw *routecastv1.UrlRewrite, m *routecastv1.RouteMatch) error {
@@ -103,7 +104,8 @@ func checkHeaderModifier(field string, hm *routecastv1.HeaderModifier) error {
 	}
 	for i, name := range hm.GetRemove() {
 		if !isToken(name) {
-			return fieldErrorf(indexField(field+".remove", i), "%q is not a valid header name", name)
+			return fieldErrorf(indexField(field+".remove", i), "%q is not a valid header name",
+				name)
 		}
 	}
 	return nil

@@ -96,7 +96,8 @@ func checkPath(field, p string) error {
 		case unicode.IsControl(c):
 			return fieldErrorf(field, "%q must not contain control characters", p)
 		case c == '?' || c == '#':
-			return fieldErrorf(field, "%q must not contain %q; a path has no query or fragment", p, c)
+			return fieldErrorf(field, "%q must not contain %q; a path has no query or fragment",
+				p, c)
 		case c == '%' && !isEscape(p[i:]):
 			return fieldErrorf(field, "%q has an invalid percent-escape", p)
 		}
@@ -128,9 +129,11 @@ func checkTemplate(field, t string) error {
 		name, ok2 := strings.CutSuffix(name, "}")
 		switch {
 		case !ok || !ok2 || strings.ContainsAny(name, "{}"):
-			return fieldErrorf(field, "segment %q: a variable must be a whole segment \"{name}\"", seg)
+			return fieldErrorf(field,
+				"segment %q: a variable must be a whole segment \"{name}\"", seg)
 		case !isIdentifier(name):
-			return fieldErrorf(field, "segment %q: variable name %q is not an identifier", seg, name)
+			return fieldErrorf(field, "segment %q: variable name %q is not an identifier",
+				seg, name)
 		case vars[name]:
 			return fieldErrorf(field, "variable %q appears twice", name)
 		}

@@ -71,8 +71,8 @@ func checkAuth(field string, a *routecastv1.AuthRequirement) error {
 		return nil
 	}
 	if !authSchemes[a.GetScheme()] {
-		return fieldErrorf(field+".scheme", "%q is not one of bearer, oauth2, api-key, basic, mtls or jwt",
-			a.GetScheme())
+		return fieldErrorf(field+".scheme",
+			"%q is not one of bearer, oauth2, api-key, basic, mtls or jwt", a.GetScheme())
 	}
 	if hasControl(a.GetAudience()) {
 		return fieldErrorf(field+".audience", "must not contain control characters")
@@ -92,7 +92,8 @@ func checkWords(field string, words []string) error {
 		}
 		for _, c := range w {
 			if c <= ' ' || c == 0x7f {
-				return fieldErrorf(indexField(field, i), "%q must not contain whitespace or control characters", w)
+				return fieldErrorf(indexField(field, i),
+					"%q must not contain whitespace or control characters", w)
 			}
 		}
 	}

@@ -116,8 +116,8 @@ func checkCluster(field, cluster string) error {
 	case cluster == "":
 		return fieldErrorf(field, "must not be empty")
 	case !onlyBytes(name, "._-"):
-		return fieldErrorf(field, "%q: a cluster name may contain only letters, digits, '.', '_' and '-'",
-			cluster)
+		return fieldErrorf(field,
+			"%q: a cluster name may contain only letters, digits, '.', '_' and '-'", cluster)
 	case hasPort:
 		if _, ok := parsePort(port); !ok {
 			return fieldErrorf(field, "%q: port must be a number from 1 to 65535", cluster)
@@ -131,6 +131,7 @@ func checkOptionalSecretRef(field, ref string) error {
 	if ref == "" || isSecretRef(ref) {
 		return nil
 	}
-	return fieldErrorf(field, "%q is not a secret reference: use 1 to %d letters, digits, '.', '_', '/' and '-'",
+	return fieldErrorf(field,
+		"%q is not a secret reference: use 1 to %d letters, digits, '.', '_', '/' and '-'",
 		ref, maxSecretRefLen)
 }
