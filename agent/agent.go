@@ -58,6 +58,10 @@ type Config struct {
 	// Backoff bounds the delay between reconnects; zero values mean 250ms
 	// and 30s.
 	Backoff Backoff
+	// Keepalive sets the agent's HTTP/2 pings; zero values mean a ping
+	// after 30 s of silence, answered within 20 s. Time must not be shorter
+	// than the server's minimum client ping interval (10 s by default).
+	Keepalive keepalive.ClientParameters
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 	// OnUpdate, when set, is called after each update has been applied
@@ -143,6 +147,12 @@ func checkConfig(cfg *Config) error {
 	if cfg.Backoff.Max <= 0 {
 		cfg.Backoff.Max = 30 * time.Second
 	}
+	if cfg.Keepalive.Time <= 0 {
+		cfg.Keepalive.Time = 30 * time.Second
+	}
+	if cfg.Keepalive.Timeout <= 0 {
+		cfg.Keepalive.Timeout = 20 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -219,7 +229,7 @@ func isFinal(err error) bool {
 func (a *Agent) runStream(ctx context.Context, addr string) (gotData bool, err error) {
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(a.cfg.TLS)),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 20 * time.Second}),
+		grpc.WithKeepaliveParams(a.cfg.Keepalive),
 	)
 	if err != nil {
 		return false, err

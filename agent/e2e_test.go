@@ -22,6 +22,7 @@ import (
 
 	"github.com/routecast/routecast/agent"
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/pkg/store"
 	"github.com/routecast/routecast/server/servertest"
 )
 
@@ -55,8 +56,14 @@ type runningAgent struct {
 
 func (e *env) startAgent(cfg agent.Config) *runningAgent {
 	e.t.Helper()
+	return e.startAgentAt(cfg, e.Addr)
+}
+
+// startAgentAt starts an agent that connects to addr.
+func (e *env) startAgentAt(cfg agent.Config, addr string) *runningAgent {
+	e.t.Helper()
 	ra := &runningAgent{events: make(chan agent.Event, 100), done: make(chan error, 1)}
-	cfg.Servers = []string{e.Addr}
+	cfg.Servers = []string{addr}
 	cfg.OnUpdate = func(ev agent.Event) { ra.events <- ev }
 	cfg.Backoff = agent.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
 	a, err := agent.New(cfg)
@@ -66,14 +73,25 @@ func (e *env) startAgent(cfg agent.Config) *runningAgent {
 	ctx, cancel := context.WithCancel(context.Background())
 	ra.cancel = cancel
 	go func() { ra.done <- a.Run(ctx) }()
-	e.t.Cleanup(ra.stop)
+	e.t.Cleanup(func() { ra.stop(nil) })
 	return ra
 }
 
-func (ra *runningAgent) stop() {
+// stop cancels the agent and waits for Run to return, passing the events
+// that arrive meanwhile to seen (when not nil).
+func (ra *runningAgent) stop(seen func(agent.Event)) {
 	ra.cancel()
-	<-ra.done
-	ra.done <- nil // later stops return at once
+	for {
+		select {
+		case ev := <-ra.events:
+			if seen != nil {
+				seen(ev)
+			}
+		case <-ra.done:
+			ra.done <- nil // later stops return at once
+			return
+		}
+	}
 }
 
 // next waits for the agent's next update.
@@ -212,7 +230,7 @@ func TestEndToEnd_SyncChangeDeleteRestart(t *testing.T) {
 	}
 
 	// While the agent is down, one route is added and one deleted.
-	a.stop()
+	a.stop(nil)
 	_, err = adm.ApplyRoutes(ctx, &routecastv1.ApplyRoutesRequest{Scope: "payments/staging",
 		Puts:    []*routecastv1.Route{route("disputes", "/disputes", "https://disputes.internal:8443")},
 		Deletes: []string{"charges"}})
@@ -235,7 +253,7 @@ func TestEndToEnd_SyncChangeDeleteRestart(t *testing.T) {
 
 	// A restart with nothing changed receives an empty update and writes
 	// nothing.
-	a.stop()
+	a.stop(nil)
 	a = e.startAgent(cfg)
 	if ev := a.next(t); ev.Err != nil || ev.Upserts != 0 || ev.Removed != 0 || ev.Revision != 4 || len(ev.Written) != 0 {
 		t.Fatalf("update after a quiet restart = %+v, want an empty update at revision 4 writing nothing", ev)
@@ -466,5 +484,57 @@ func TestEndToEnd_LargeUpdateInParts(t *testing.T) {
 	if st.GetUpdatesSent() < 5 || st.GetRoutesSent() != 200 {
 		t.Errorf("updates, routes sent = %d, %d; want the 200 routes (about 24 KiB) in at least 5 parts of 4 KiB",
 			st.GetUpdatesSent(), st.GetRoutesSent())
+	}
+}
+
+// TestEndToEnd_ServerStopResumes stops the server gracefully (GOAWAY) and
+// hard, changes routes while it is down, and checks that the agent
+// reconnects to the new server on the same data and receives exactly the
+// changes.
+func TestEndToEnd_ServerStopResumes(t *testing.T) {
+	for _, graceful := range []bool{true, false} {
+		t.Run(fmt.Sprintf("graceful=%v", graceful), func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			adm := e.Admin("/operator/alice")
+			if _, err := adm.ApplyRoutes(ctx, &routecastv1.ApplyRoutesRequest{Scope: "payments/staging", Puts: []*routecastv1.Route{
+				route("charges", "/charges", "https://charges.internal:8443"),
+				route("refunds", "/refunds", "https://refunds.internal:8443"),
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(e.Dir, "out")
+			a := e.startAgent(agent.Config{
+				Scope: "payments/staging", OutDir: out, StateDir: filepath.Join(e.Dir, "state"),
+				TLS: e.ClientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
+			})
+			if ev := a.next(t); ev.Err != nil || ev.Upserts != 2 {
+				t.Fatalf("initial update = %+v", ev)
+			}
+
+			// While the server is down, change the store directly.
+			e.Stop(graceful)
+			st, err := store.OpenBolt(filepath.Join(e.Dir, "routes.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = st.Apply(ctx, "payments/staging", store.Batch{
+				Puts:    []*routecastv1.Route{route("disputes", "/disputes", "https://disputes.internal:8443")},
+				Deletes: []string{"refunds"},
+			})
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Reopen()
+
+			if ev := a.next(t); ev.Err != nil || ev.Upserts != 1 || ev.Removed != 1 || ev.Revision != 2 {
+				t.Fatalf("update after the restart = %+v, want 1 upsert and 1 removal at revision 2", ev)
+			}
+			if _, ups := readRoutes(t, out); !cmp.Equal(ups, map[string]string{
+				"charges": "https://charges.internal:8443", "disputes": "https://disputes.internal:8443"}) {
+				t.Errorf("routes.json after the restart = %v", ups)
+			}
+		})
 	}
 }

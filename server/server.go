@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
+	channelzsvc "google.golang.org/grpc/channelz/service"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -55,6 +57,36 @@ type Config struct {
 	// MaxUpdateBytes bounds the route bytes of one response; a larger
 	// update is sent in parts. Zero means DefaultMaxUpdateBytes.
 	MaxUpdateBytes int
+	// Keepalive configures HTTP/2 pings; zero fields take the defaults.
+	Keepalive Keepalive
+}
+
+// Keepalive configures the server's HTTP/2 pings and what it allows of
+// clients. The agent's defaults (a ping after 30 s of silence) agree with
+// these: a client that pings more often than MinClientTime is disconnected.
+type Keepalive struct {
+	// Time is how long a connection may be silent before the server pings
+	// it; default 1 minute, at least 1 second.
+	Time time.Duration
+	// Timeout is how long the server waits for a ping's answer before it
+	// closes the connection; default 20 seconds.
+	Timeout time.Duration
+	// MinClientTime is the shortest interval at which a client may ping;
+	// default 10 seconds.
+	MinClientTime time.Duration
+}
+
+func (k Keepalive) withDefaults() Keepalive {
+	if k.Time <= 0 {
+		k.Time = time.Minute
+	}
+	if k.Timeout <= 0 {
+		k.Timeout = 20 * time.Second
+	}
+	if k.MinClientTime <= 0 {
+		k.MinClientTime = 10 * time.Second
+	}
+	return k
 }
 
 // DefaultMaxUpdateBytes keeps every response well under gRPC's default
@@ -110,16 +142,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.hub, s.unsub = newHub(snap), unsub
 	close(hubReady)
 
-	s.grpc = grpc.NewServer(s.serverOptions(cfg.TLS)...)
+	s.grpc = grpc.NewServer(s.serverOptions(cfg.TLS, cfg.Keepalive.withDefaults())...)
 	routecastv1.RegisterRouteDiscoveryServiceServer(s.grpc, &discovery{srv: s})
 	routecastv1.RegisterRouteAdminServiceServer(s.grpc, &admin{srv: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	channelzsvc.RegisterChannelzServiceToServer(s.grpc)
 	return s, nil
 }
 
-func (s *Server) serverOptions(tlsConf *tls.Config) []grpc.ServerOption {
+func (s *Server) serverOptions(tlsConf *tls.Config, ka Keepalive) []grpc.ServerOption {
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
@@ -135,17 +168,19 @@ func (s *Server) serverOptions(tlsConf *tls.Config) []grpc.ServerOption {
 			recovery.UnaryServerInterceptor(recoverOpt),
 			logging.UnaryServerInterceptor(logger, logOpts...),
 			auth.UnaryServerInterceptor(authenticate),
+			s.adminOnlyUnary,
 		),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoverOpt),
 			logging.StreamServerInterceptor(logger, logOpts...),
 			auth.StreamServerInterceptor(authenticate),
+			s.adminOnlyStream,
 		),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             10 * time.Second,
+			MinTime:             ka.MinClientTime,
 			PermitWithoutStream: true,
 		}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: ka.Time, Timeout: ka.Timeout}),
 	}
 }
 
@@ -187,6 +222,33 @@ func authenticate(ctx context.Context) (context.Context, error) {
 		return nil, status.Errorf(codes.Unauthenticated, "no workload identity: %v", err)
 	}
 	return context.WithValue(ctx, callerKey{}, id), nil
+}
+
+// adminServices are services that only admins may call: channelz shows
+// every connection's peers and traffic.
+var adminServices = []string{"/grpc.channelz.v1."}
+
+func (s *Server) checkAdminService(ctx context.Context, method string) error {
+	for _, prefix := range adminServices {
+		if strings.HasPrefix(method, prefix) && !s.policy.Load().IsAdmin(callerID(ctx)) {
+			return permissionDenied(callerID(ctx), "is not an admin")
+		}
+	}
+	return nil
+}
+
+func (s *Server) adminOnlyUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := s.checkAdminService(ctx, info.FullMethod); err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+func (s *Server) adminOnlyStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if err := s.checkAdminService(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return h(srv, ss)
 }
 
 // callerID returns the identity authenticate stored in ctx.

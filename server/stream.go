@@ -179,5 +179,6 @@ func (st *stream) status() *routecastv1.AgentStatus {
 		RoutesSent:    st.stats.routes,
 		RemovalsSent:  st.stats.removals,
 		LastNack:      st.lastNack,
+		PendingNames:  uint32(len(st.dirty)),
 	}
 }

@@ -37,15 +37,24 @@ rules:
 // Env is a running server. Everything it starts is stopped by the test's
 // cleanup.
 type Env struct {
-	t *testing.T
+	t   *testing.T
+	cfg Config
+	pol *policy.Holder
+	src *identity.Source
+	// served receives Serve's result; nil while no server runs.
+	served chan error
+
 	// Dir is the test's temporary directory; CertDir holds the CA.
 	Dir, CertDir string
-	// Addr is the server's loopback address.
+	// Addr is the server's loopback address; it stays the same across
+	// restarts.
 	Addr string
-	// Store is the server's bbolt store.
+	// Store is the server's bbolt store; reopened by Restart.
 	Store *store.Bolt
 	// Server is the running server.
 	Server *server.Server
+	// Policy holds the server's policy; store a new one to change it.
+	Policy *policy.Holder
 }
 
 // Config adjusts the test server; the zero value is the default.
@@ -54,6 +63,8 @@ type Config struct {
 	Policy string
 	// MaxUpdateBytes is passed to server.Config.
 	MaxUpdateBytes int
+	// Keepalive is passed to server.Config.
+	Keepalive server.Keepalive
 }
 
 // Start starts a server.
@@ -63,7 +74,7 @@ func Start(t *testing.T, cfg Config) *Env {
 	if policyYAML == "" {
 		policyYAML = DefaultPolicy
 	}
-	e := &Env{t: t, Dir: t.TempDir()}
+	e := &Env{t: t, cfg: cfg, Dir: t.TempDir(), Addr: "127.0.0.1:0"}
 	e.CertDir = filepath.Join(e.Dir, "certs")
 	if err := identity.InitCA(e.CertDir, identity.CAOptions{TrustDomain: TrustDomain}); err != nil {
 		t.Fatal(err)
@@ -72,35 +83,64 @@ func Start(t *testing.T, cfg Config) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Policy = policy.NewHolder(pol)
+	e.src, err = identity.NewFileSource(e.cert("server.pem"), e.cert("server-key.pem"), e.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Reopen()
+	t.Cleanup(func() { e.Stop(false) })
+	return e
+}
+
+// Reopen opens the store and serves on e.Addr, after Stop.
+func (e *Env) Reopen() {
+	e.t.Helper()
+	var err error
 	e.Store, err = store.OpenBolt(filepath.Join(e.Dir, "routes.db"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Store.Close() })
-
-	src, err := identity.NewFileSource(e.cert("server.pem"), e.cert("server-key.pem"), e.CAFile())
-	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	e.Server, err = server.New(context.Background(), server.Config{
-		Store: e.Store, TLS: identity.ServerTLSConfig(src), Policy: policy.NewHolder(pol),
-		MaxUpdateBytes: cfg.MaxUpdateBytes,
+		Store: e.Store, TLS: identity.ServerTLSConfig(e.src, identity.ServerOptions{}), Policy: e.Policy,
+		MaxUpdateBytes: e.cfg.MaxUpdateBytes, Keepalive: e.cfg.Keepalive,
 	})
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", e.Addr)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	e.Addr = lis.Addr().String()
-	served := make(chan error, 1)
-	go func() { served <- e.Server.Serve(lis) }()
-	t.Cleanup(func() {
+	e.served = make(chan error, 1)
+	go func(srv *server.Server, served chan error) { served <- srv.Serve(lis) }(e.Server, e.served)
+}
+
+// Stop stops the server (gracefully, with GOAWAY, or by closing every
+// connection) and closes the store. It does nothing when stopped already.
+func (e *Env) Stop(graceful bool) {
+	if e.served == nil {
+		return
+	}
+	if graceful {
+		e.Server.GracefulStop()
+	} else {
 		e.Server.Stop()
-		<-served
-	})
-	return e
+	}
+	<-e.served
+	e.served = nil
+	if err := e.Store.Close(); err != nil {
+		e.t.Error(err)
+	}
+}
+
+// Restart stops the server gracefully and starts a new one on the same
+// data directory and address.
+func (e *Env) Restart() {
+	e.t.Helper()
+	e.Stop(true)
+	e.Reopen()
 }
 
 func (e *Env) cert(name string) string { return filepath.Join(e.CertDir, name) }
@@ -138,7 +178,15 @@ func (e *Env) ClientTLS(path string) *tls.Config {
 // Dial connects to the server with conf; the test's cleanup closes it.
 func (e *Env) Dial(conf *tls.Config) *grpc.ClientConn {
 	e.t.Helper()
-	conn, err := grpc.NewClient(e.Addr, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
+	return e.DialAt(e.Addr, conf)
+}
+
+// DialAt connects to addr (a proxy in front of the server, say) with conf;
+// the test's cleanup closes it.
+func (e *Env) DialAt(addr string, conf *tls.Config, opts ...grpc.DialOption) *grpc.ClientConn {
+	e.t.Helper()
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(conf))}, opts...)
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -899,7 +899,11 @@ type AgentStatus struct {
 	// Removals sent on the stream.
 	RemovalsSent uint64 `protobuf:"varint,10,opt,name=removals_sent,json=removalsSent,proto3" json:"removals_sent,omitempty"`
 	// The latest NACK on the stream, if any.
-	LastNack      *Nack `protobuf:"bytes,11,opt,name=last_nack,json=lastNack,proto3" json:"last_nack,omitempty"`
+	LastNack *Nack `protobuf:"bytes,11,opt,name=last_nack,json=lastNack,proto3" json:"last_nack,omitempty"`
+	// Names changed since the update in flight, waiting for the next one.
+	// Bounded by the number of routes in the scope, however many changes
+	// arrive while the agent is slow.
+	PendingNames  uint32 `protobuf:"varint,12,opt,name=pending_names,json=pendingNames,proto3" json:"pending_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1009,6 +1013,13 @@ func (x *AgentStatus) GetLastNack() *Nack {
 		return x.LastNack
 	}
 	return nil
+}
+
+func (x *AgentStatus) GetPendingNames() uint32 {
+	if x != nil {
+		return x.PendingNames
+	}
+	return 0
 }
 
 // Nack is a rejected response.
@@ -1365,7 +1376,7 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\vScopeStatus\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x16\n" +
 	"\x06routes\x18\x02 \x01(\x05R\x06routes\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision\"\xa4\x03\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\xc9\x03\n" +
 	"\vAgentStatus\x12&\n" +
 	"\x04node\x18\x01 \x01(\v2\x12.routecast.v1.NodeR\x04node\x12\x1b\n" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\x12\x14\n" +
@@ -1379,7 +1390,8 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"routesSent\x12#\n" +
 	"\rremovals_sent\x18\n" +
 	" \x01(\x04R\fremovalsSent\x12/\n" +
-	"\tlast_nack\x18\v \x01(\v2\x12.routecast.v1.NackR\blastNack\"\xa6\x01\n" +
+	"\tlast_nack\x18\v \x01(\v2\x12.routecast.v1.NackR\blastNack\x12#\n" +
+	"\rpending_names\x18\f \x01(\rR\fpendingNames\"\xa6\x01\n" +
 	"\x04Nack\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\tR\x05nonce\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12<\n" +

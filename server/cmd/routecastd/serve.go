@@ -98,7 +98,7 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	holder := policy.NewHolder(pol)
-	srv, err := server.New(ctx, server.Config{Store: st, TLS: identity.ServerTLSConfig(src), Policy: holder, Logger: log})
+	srv, err := server.New(ctx, server.Config{Store: st, TLS: identity.ServerTLSConfig(src, identity.ServerOptions{}), Policy: holder, Logger: log})
 	if err != nil {
 		return err
 	}
