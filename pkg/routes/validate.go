@@ -55,12 +55,14 @@ func checkName(field, name string) error {
 
 // Validate checks a whole route. The field of the error is relative to the
 // route, such as "match.path.prefix". The scope is checked only when it is
-// set, and the version is not checked.
+// set, and the version is not checked. Credentials are looked for first,
+// so that no error quotes one; see CheckCredentials.
 func Validate(r *routecastv1.Route) error {
 	if r == nil {
 		return fieldErrorf("", "route is not set")
 	}
 	checks := []func(*routecastv1.Route) error{
+		CheckCredentials,
 		checkRouteName,
 		checkRouteScope,
 		checkLabels,
