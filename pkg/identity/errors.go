@@ -9,7 +9,8 @@ var (
 
 	// ErrForeignTrustDomain is returned when a SPIFFE ID is not in the trust
 	// domain it must belong to: an ID given to Issue outside the CA's trust
-	// domain, or a server ID given to ClientTLSConfig outside the source's.
+	// domain, a server ID given to ClientTLSConfig outside the source's, or
+	// the ID of a client that ServerTLSConfig refuses with RejectTrustDomain.
 	ErrForeignTrustDomain = errors.New("identity: SPIFFE ID outside the trust domain")
 
 	// ErrBadName is returned by Issue for a file name that is not a plain
@@ -28,8 +29,9 @@ var (
 	ErrNoBundle = errors.New("identity: no bundle for trust domain")
 
 	// ErrTrustDomainChanged is recorded as the reload error when rewritten
-	// files hold an SVID of another trust domain; a Source keeps its trust
-	// domain for its whole life.
+	// files hold an SVID of another trust domain, and returned by
+	// WorkloadSource.GetX509SVID when the Workload API pushed one; a source
+	// keeps its trust domain for its whole life.
 	ErrTrustDomainChanged = errors.New("identity: trust domain changed")
 
 	// ErrNoPeer is returned by PeerID and PeerCertificate when the context
@@ -43,4 +45,16 @@ var (
 	// ErrNoPeerID is returned by PeerID and PeerCertificate when the caller
 	// presented no certificate, or one without a valid SPIFFE ID.
 	ErrNoPeerID = errors.New("identity: caller has no SPIFFE ID")
+
+	// ErrNoWorkloadAddr is returned by NewWorkloadSource when the socket
+	// address is empty.
+	ErrNoWorkloadAddr = errors.New("identity: workload API socket address is empty")
+
+	// ErrNoClientCert is the error of a handshake that ServerTLSConfig
+	// refuses with RejectNoCertificate.
+	ErrNoClientCert = errors.New("identity: client presented no certificate")
+
+	// ErrCertLifetime is the error of a handshake that ServerTLSConfig
+	// refuses with RejectLifetime.
+	ErrCertLifetime = errors.New("identity: certificate lifetime exceeds the maximum")
 )

@@ -16,9 +16,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
 )
 
 const (
@@ -104,9 +106,9 @@ type testServer struct {
 	calls chan seenCall
 }
 
-// startServer starts a test server that uses ServerTLSConfig(src). It stops
-// when t ends.
-func startServer(t *testing.T, src *identity.Source) *testServer {
+// startServer starts a test server that uses ServerTLSConfig(src, opts). It
+// stops when t ends.
+func startServer(t *testing.T, src identity.Material, opts identity.ServerOptions) *testServer {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +116,7 @@ func startServer(t *testing.T, src *identity.Source) *testServer {
 	}
 	ts := &testServer{addr: lis.Addr().String(), calls: make(chan seenCall, 16)}
 	srv := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(identity.ServerTLSConfig(src))),
+		grpc.Creds(credentials.NewTLS(identity.ServerTLSConfig(src, opts))),
 		grpc.UnaryInterceptor(ts.record),
 	)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
@@ -173,7 +175,23 @@ func (ts *testServer) noCall(t *testing.T) {
 // configuration cfg and returns its error.
 func (ts *testServer) check(t *testing.T, cfg *tls.Config) error {
 	t.Helper()
-	conn, err := grpc.NewClient(ts.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	_, err := ts.call(t, cfg)
+	return err
+}
+
+// oneAttempt keeps a client from connecting again after a failed attempt
+// while a test still runs, so that each check makes exactly one handshake.
+var oneAttempt = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: time.Hour, Multiplier: 1, MaxDelay: time.Hour},
+	MinConnectTimeout: waitLimit,
+}
+
+// call makes one health check on a new connection with the TLS
+// configuration cfg, and returns the state of the connection.
+func (ts *testServer) call(t *testing.T, cfg *tls.Config) (tls.ConnectionState, error) {
+	t.Helper()
+	conn, err := grpc.NewClient(ts.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithConnectParams(oneAttempt))
 	if err != nil {
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
@@ -181,8 +199,56 @@ func (ts *testServer) check(t *testing.T, cfg *tls.Config) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-	return err
+	var p peer.Peer
+	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{},
+		grpc.Peer(&p))
+	if err != nil {
+		return tls.ConnectionState{}, err
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		t.Fatalf("auth info of the connection is %T, want TLS", p.AuthInfo)
+	}
+	return info.State, nil
+}
+
+// rejections collects the refusals that a server reports to OnReject.
+type rejections chan identity.Rejection
+
+func newRejections() rejections {
+	return make(rejections, 16)
+}
+
+// record is an OnReject function. It never blocks a handshake; a test that
+// lets more than 16 refusals pile up misses some and fails.
+func (r rejections) record(rej identity.Rejection) {
+	select {
+	case r <- rej:
+	default:
+	}
+}
+
+// next returns the next refusal the server reported.
+func (r rejections) next(t *testing.T) identity.Rejection {
+	t.Helper()
+	select {
+	case rej := <-r:
+		return rej
+	case <-time.After(waitLimit):
+		t.Fatal("the server reported no refusal")
+		return identity.Rejection{}
+	}
+}
+
+// none fails t if the server reported a refusal. A server reports before
+// it fails the handshake, so a refusal of a finished check is already here.
+func (r rejections) none(t *testing.T) {
+	t.Helper()
+	select {
+	case rej := <-r:
+		t.Errorf("unexpected refusal: %s: %v", rej.Reason, rej.Err)
+	default:
+	}
 }
 
 // fakeClock is a clock that moves only when told to.

@@ -13,10 +13,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-
-	"github.com/routecast/routecast/pkg/atomicfile"
 	"time"
 
+	"github.com/routecast/routecast/pkg/atomicfile"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )

@@ -43,9 +43,9 @@ func PeerCertificate(ctx context.Context) (*x509.Certificate, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: auth info is %T", ErrNotTLS, p.AuthInfo)
 	}
-	// The SPIFFE verification runs as VerifyPeerCertificate, so the standard
-	// library leaves VerifiedChains empty; the leaf is the first peer
-	// certificate.
+	// ServerTLSConfig verifies the client in VerifyConnection, so the
+	// standard library leaves VerifiedChains empty; the leaf is the first
+	// peer certificate.
 	if len(info.State.PeerCertificates) == 0 {
 		return nil, fmt.Errorf("%w: no client certificate", ErrNoPeerID)
 	}

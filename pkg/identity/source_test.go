@@ -176,7 +176,7 @@ func TestSource_reloadTrustDomain(t *testing.T) {
 	}
 }
 
-func checkSerial(t *testing.T, src *identity.Source, want string) {
+func checkSerial(t *testing.T, src identity.Material, want string) {
 	t.Helper()
 	svid, err := src.GetX509SVID()
 	if err != nil {

@@ -9,9 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,24 +22,40 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// TestMTLS checks which clients the server accepts, and that the server sees
-// the SPIFFE ID and serial of those it does.
+// revokedID is the client that CheckPeer refuses in TestMTLS.
+const revokedID = "spiffe://routecast.test/agent/revoked"
+
+var errRevoked = errors.New("revoked")
+
+// TestMTLS checks which clients the server accepts, that the server sees the
+// SPIFFE ID and serial of those it does, and that it reports why it refuses
+// the others, once each.
 func TestMTLS(t *testing.T) {
 	checkLeaks(t)
 	dir := newCA(t, testTD)
 	caPath := caFile(dir)
-	ts := startServer(t, serverSource(t, dir))
+	rejected := newRejections()
+	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{
+		MaxCertLifetime: 48 * time.Hour,
+		CheckPeer: func(_ *x509.Certificate, id spiffeid.ID) error {
+			if id.String() == revokedID {
+				return errRevoked
+			}
+			return nil
+		},
+		OnReject: rejected.record,
+	})
 	now := time.Now()
 
 	tests := []struct {
 		name       string
 		client     func(t *testing.T) (cfg *tls.Config, serial string)
-		wantAccept bool
+		wantReason identity.RejectReason // empty: accepted
+		wantIs     error
 	}{
 		{
 			name: "valid_svid",
@@ -45,15 +63,14 @@ func TestMTLS(t *testing.T) {
 				certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
 				return clientConfig(t, certPath, keyPath, caPath), serialOf(t, certPath)
 			},
-			wantAccept: true,
 		},
 		{
 			name: "no_certificate",
 			client: func(t *testing.T) (*tls.Config, string) {
-				cfg := tlsconfig.TLSClientConfig(loadBundle(t, caPath), tlsconfig.AuthorizeAny())
-				cfg.MinVersion = tls.VersionTLS13
-				return cfg, ""
+				return rawClientConfig(t, "", "", caPath), ""
 			},
+			wantReason: identity.RejectNoCertificate,
+			wantIs:     identity.ErrNoClientCert,
 		},
 		{
 			name: "other_ca",
@@ -62,21 +79,26 @@ func TestMTLS(t *testing.T) {
 				certPath, keyPath := issue(t, otherCA, identity.IssueOptions{SPIFFEID: agentID})
 				return clientConfig(t, certPath, keyPath, caPath), ""
 			},
+			wantReason: identity.RejectUnknownCA,
 		},
 		{
 			name: "other_trust_domain",
 			client: func(t *testing.T) (*tls.Config, string) {
 				certPath, keyPath := issue(t, newCA(t, otherTD),
 					identity.IssueOptions{SPIFFEID: otherID})
-				return foreignClientConfig(t, certPath, keyPath, caPath), ""
+				return rawClientConfig(t, certPath, keyPath, caPath), ""
 			},
+			wantReason: identity.RejectTrustDomain,
+			wantIs:     identity.ErrForeignTrustDomain,
 		},
 		{
 			name: "other_trust_domain_signed_by_our_ca",
 			client: func(t *testing.T) (*tls.Config, string) {
-				certPath, keyPath := signLeaf(t, dir, otherID)
-				return foreignClientConfig(t, certPath, keyPath, caPath), ""
+				certPath, keyPath := signLeaf(t, dir, withURIs(otherID))
+				return rawClientConfig(t, certPath, keyPath, caPath), ""
 			},
+			wantReason: identity.RejectTrustDomain,
+			wantIs:     identity.ErrForeignTrustDomain,
 		},
 		{
 			name: "expired",
@@ -89,6 +111,7 @@ func TestMTLS(t *testing.T) {
 				})
 				return clientConfig(t, certPath, keyPath, caPath), ""
 			},
+			wantReason: identity.RejectExpired,
 		},
 		{
 			name: "not_yet_valid",
@@ -98,22 +121,82 @@ func TestMTLS(t *testing.T) {
 				})
 				return clientConfig(t, certPath, keyPath, caPath), ""
 			},
+			wantReason: identity.RejectNotYetValid,
+		},
+		{
+			name: "no_uri_san",
+			client: func(t *testing.T) (*tls.Config, string) {
+				certPath, keyPath := signLeaf(t, dir, withURIs())
+				return rawClientConfig(t, certPath, keyPath, caPath), ""
+			},
+			wantReason: identity.RejectNoURISAN,
+		},
+		{
+			name: "many_uri_sans",
+			client: func(t *testing.T) (*tls.Config, string) {
+				certPath, keyPath := signLeaf(t, dir,
+					withURIs(agentID, "spiffe://routecast.test/agent/host-2"))
+				return rawClientConfig(t, certPath, keyPath, caPath), ""
+			},
+			wantReason: identity.RejectManyURISANs,
+		},
+		{
+			name: "uri_san_not_spiffe",
+			client: func(t *testing.T) (*tls.Config, string) {
+				certPath, keyPath := signLeaf(t, dir, withURIs("https://routecast.test/agent"))
+				return rawClientConfig(t, certPath, keyPath, caPath), ""
+			},
+			wantReason: identity.RejectOther,
+		},
+		{
+			name: "leaf_is_ca",
+			client: func(t *testing.T) (*tls.Config, string) {
+				certPath, keyPath := signLeaf(t, dir, func(c *x509.Certificate) {
+					withURIs(agentID)(c)
+					c.IsCA, c.BasicConstraintsValid = true, true
+				})
+				return rawClientConfig(t, certPath, keyPath, caPath), ""
+			},
+			wantReason: identity.RejectOther,
+		},
+		{
+			name: "lifetime",
+			client: func(t *testing.T) (*tls.Config, string) {
+				certPath, keyPath := issue(t, dir, identity.IssueOptions{
+					SPIFFEID: agentID, Name: "long", TTL: 72 * time.Hour,
+				})
+				return clientConfig(t, certPath, keyPath, caPath), ""
+			},
+			wantReason: identity.RejectLifetime,
+			wantIs:     identity.ErrCertLifetime,
+		},
+		{
+			name: "peer_check",
+			client: func(t *testing.T) (*tls.Config, string) {
+				certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: revokedID})
+				return clientConfig(t, certPath, keyPath, caPath), ""
+			},
+			wantReason: identity.RejectPeerCheck,
+			wantIs:     errRevoked,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, serial := tt.client(t)
 			err := ts.check(t, cfg)
-			if !tt.wantAccept {
+			if tt.wantReason != "" {
 				if status.Code(err) != codes.Unavailable {
 					t.Errorf("check: err = %v, want code Unavailable", err)
 				}
 				ts.noCall(t)
+				checkRejection(t, rejected.next(t), tt.wantReason, tt.wantIs)
+				rejected.none(t)
 				return
 			}
 			if err != nil {
 				t.Fatalf("check: %v", err)
 			}
+			rejected.none(t)
 			got := ts.nextCall(t)
 			if got.err != nil {
 				t.Fatalf("PeerID on the server: %v", got.err)
@@ -126,6 +209,92 @@ func TestMTLS(t *testing.T) {
 	}
 }
 
+// checkRejection checks a refusal the server reported: its reason, its
+// error, and that it names the client's loopback address.
+func checkRejection(t *testing.T, rej identity.Rejection, wantReason identity.RejectReason,
+	wantIs error) {
+	t.Helper()
+	if rej.Reason != wantReason {
+		t.Errorf("Reason = %q, want %q (err: %v)", rej.Reason, wantReason, rej.Err)
+	}
+	if rej.Err == nil || (wantIs != nil && !errors.Is(rej.Err, wantIs)) {
+		t.Errorf("Err = %v, want an error wrapping %v", rej.Err, wantIs)
+	}
+	if host, _, err := net.SplitHostPort(rej.Remote); err != nil || host != "127.0.0.1" {
+		t.Errorf("Remote = %q, want 127.0.0.1:<port>", rej.Remote)
+	}
+}
+
+// TestServerTLSConfig_checkPeer checks that CheckPeer is given the verified
+// leaf of the client and its SPIFFE ID.
+func TestServerTLSConfig_checkPeer(t *testing.T) {
+	checkLeaks(t)
+	dir := newCA(t, testTD)
+	type seen struct{ id, serial string }
+	checked := make(chan seen, 4)
+	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{
+		CheckPeer: func(cert *x509.Certificate, id spiffeid.ID) error {
+			checked <- seen{id: id.String(), serial: cert.SerialNumber.String()}
+			return nil
+		},
+	})
+	certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
+	if err := ts.check(t, clientConfig(t, certPath, keyPath, caFile(dir))); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	ts.nextCall(t)
+
+	select {
+	case got := <-checked:
+		want := seen{id: agentID, serial: serialOf(t, certPath)}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(seen{})); diff != "" {
+			t.Errorf("CheckPeer arguments (-want +got):\n%s", diff)
+		}
+	default:
+		t.Fatal("CheckPeer was not called")
+	}
+}
+
+// TestServerTLSConfig_resumption checks that a client that resumes an
+// earlier TLS session is checked again, so that a revocation also ends
+// resumed sessions.
+func TestServerTLSConfig_resumption(t *testing.T) {
+	checkLeaks(t)
+	dir := newCA(t, testTD)
+	var revoked atomic.Bool
+	rejected := newRejections()
+	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{
+		CheckPeer: func(*x509.Certificate, spiffeid.ID) error {
+			if revoked.Load() {
+				return errRevoked
+			}
+			return nil
+		},
+		OnReject: rejected.record,
+	})
+	certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
+	cfg := clientConfig(t, certPath, keyPath, caFile(dir))
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+
+	for i, wantResumed := range []bool{false, true} {
+		state, err := ts.call(t, cfg)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		ts.nextCall(t)
+		if state.DidResume != wantResumed {
+			t.Fatalf("call %d: DidResume = %v, want %v", i, state.DidResume, wantResumed)
+		}
+	}
+
+	revoked.Store(true)
+	if err := ts.check(t, cfg); status.Code(err) != codes.Unavailable {
+		t.Errorf("check after revocation: err = %v, want code Unavailable", err)
+	}
+	ts.noCall(t)
+	checkRejection(t, rejected.next(t), identity.RejectPeerCheck, errRevoked)
+}
+
 // TestMTLS_caOverlap checks that while a CA is rotated, with both CA
 // certificates in the bundles, clients of either CA are accepted.
 func TestMTLS_caOverlap(t *testing.T) {
@@ -133,7 +302,7 @@ func TestMTLS_caOverlap(t *testing.T) {
 	oldCA, newCADir := newCA(t, testTD), newCA(t, testTD)
 	bundlePath := concat(t, caFile(oldCA), caFile(newCADir))
 	ts := startServer(t, newSource(t, filepath.Join(oldCA, identity.ServerCertFile),
-		filepath.Join(oldCA, identity.ServerKeyFile), bundlePath))
+		filepath.Join(oldCA, identity.ServerKeyFile), bundlePath), identity.ServerOptions{})
 
 	for _, caDir := range []string{oldCA, newCADir} {
 		certPath, keyPath := issue(t, caDir, identity.IssueOptions{SPIFFEID: agentID})
@@ -151,7 +320,7 @@ func TestMTLS_caOverlap(t *testing.T) {
 func TestClientTLSConfig_serverID(t *testing.T) {
 	checkLeaks(t)
 	dir := newCA(t, testTD)
-	ts := startServer(t, serverSource(t, dir))
+	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{})
 	certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
 	src := newSource(t, certPath, keyPath, caFile(dir))
 
@@ -205,7 +374,7 @@ func TestClientTLSConfig_errors(t *testing.T) {
 func TestMTLS_reload(t *testing.T) {
 	checkLeaks(t)
 	dir := newCA(t, testTD)
-	ts := startServer(t, serverSource(t, dir))
+	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{})
 	opts := identity.IssueOptions{SPIFFEID: agentID}
 	certPath, keyPath := issue(t, dir, opts)
 	src := newSource(t, certPath, keyPath, caFile(dir))
@@ -247,23 +416,42 @@ func loadBundle(t *testing.T, path string) *x509bundle.Bundle {
 	return b
 }
 
-// foreignClientConfig returns a client configuration that presents the SVID
-// in certPath, whatever its trust domain, and trusts servers of the
+// rawClientConfig returns a client configuration that presents the
+// certificate in certPath as it is, with no check that it is an X.509-SVID,
+// or no certificate when certPath is empty; it trusts servers of the
 // routecast.test bundle in bundlePath.
-func foreignClientConfig(t *testing.T, certPath, keyPath, bundlePath string) *tls.Config {
+func rawClientConfig(t *testing.T, certPath, keyPath, bundlePath string) *tls.Config {
 	t.Helper()
-	svid, err := x509svid.Load(certPath, keyPath)
+	cfg := tlsconfig.TLSClientConfig(loadBundle(t, bundlePath), tlsconfig.AuthorizeAny())
+	cfg.MinVersion = tls.VersionTLS13
+	if certPath == "" {
+		return cfg
+	}
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := tlsconfig.MTLSClientConfig(svid, loadBundle(t, bundlePath), tlsconfig.AuthorizeAny())
-	cfg.MinVersion = tls.VersionTLS13
+	cfg.Certificates = []tls.Certificate{pair}
 	return cfg
 }
 
-// signLeaf signs a client certificate for any URI with the CA key in caDir,
-// which Issue would refuse to do for a foreign trust domain.
-func signLeaf(t *testing.T, caDir, uri string) (certPath, keyPath string) {
+// withURIs returns an edit for signLeaf that sets the URI SANs.
+func withURIs(uris ...string) func(*x509.Certificate) {
+	return func(c *x509.Certificate) {
+		c.URIs = nil
+		for _, s := range uris {
+			u, err := url.Parse(s)
+			if err != nil {
+				panic(err) // The tests pass constant, valid URLs.
+			}
+			c.URIs = append(c.URIs, u)
+		}
+	}
+}
+
+// signLeaf signs a client certificate, shaped by edit, with the CA key in
+// caDir; Issue would refuse to mint most of these.
+func signLeaf(t *testing.T, caDir string, edit func(*x509.Certificate)) (certPath, keyPath string) {
 	t.Helper()
 	caCert := readCert(t, filepath.Join(caDir, identity.CACertFile))
 	keyPEM, err := os.ReadFile(filepath.Join(caDir, identity.CAKeyFile))
@@ -280,18 +468,14 @@ func signLeaf(t *testing.T, caDir, uri string) (certPath, keyPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(42),
-		URIs:         []*url.URL{u},
 		NotBefore:    time.Now().Add(-time.Minute),
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
+	edit(tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +486,7 @@ func signLeaf(t *testing.T, caDir, uri string) (certPath, keyPath string) {
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	certPath = writeTemp(t, "foreign.pem", string(certPEM))
-	keyPath = writeTemp(t, "foreign-key.pem", string(keyPEM))
+	certPath = writeTemp(t, "leaf.pem", string(certPEM))
+	keyPath = writeTemp(t, "leaf-key.pem", string(keyPEM))
 	return certPath, keyPath
 }
