@@ -14,7 +14,11 @@ TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/static
 
 BINARIES := ./server/cmd/routecastd ./server/cmd/routecast ./agent/cmd/routecast-agent
 
-.PHONY: all build tools generate check-generated lint test demo bench clean
+# Fuzz targets, run briefly in CI: package and target name.
+FUZZ_TARGETS := ./pkg/routes:FuzzDecodeRoute ./pkg/importer:FuzzParse ./server:FuzzStreamRequests
+FUZZTIME ?= 10s
+
+.PHONY: all build tools generate check-generated lint test fuzz demo bench clean
 
 all: build
 
@@ -44,6 +48,15 @@ lint: tools
 
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Each fuzz target for FUZZTIME, on top of its committed seed corpus in
+# testdata/fuzz.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg || exit 1; \
+	done
 
 demo: build
 	bash examples/demo.sh
