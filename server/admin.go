@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/pkg/routes"
@@ -165,12 +167,14 @@ func (a *admin) GetStatus(ctx context.Context, _ *routecastv1.GetStatusRequest) 
 	if err != nil {
 		return nil, storeError(err)
 	}
-	resp := &routecastv1.GetStatusResponse{Revision: rev}
+	resp := &routecastv1.GetStatusResponse{Revision: rev, HandshakeRejections: a.srv.rejections.snapshot()}
 	for _, s := range scopes {
 		resp.Scopes = append(resp.Scopes, &routecastv1.ScopeStatus{Scope: s.Scope, Routes: int32(s.Routes), Revision: s.Revision})
 	}
 	for _, st := range a.srv.hub.streams() {
-		resp.Agents = append(resp.Agents, st.status())
+		as := st.status()
+		as.CertExpiresSoon = time.Until(st.certExpiry) < a.srv.certExpiryWarning
+		resp.Agents = append(resp.Agents, as)
 	}
 	slices.SortFunc(resp.Agents, func(x, y *routecastv1.AgentStatus) int {
 		return strings.Compare(x.GetScope()+"\x00"+x.GetNode().GetId(), y.GetScope()+"\x00"+y.GetNode().GetId())
@@ -205,6 +209,92 @@ func (a *admin) ListChanges(ctx context.Context, req *routecastv1.ListChangesReq
 		resp.NextAfterRevision = changes[len(changes)-1].GetRevision()
 	}
 	return resp, nil
+}
+
+// RevokeIdentity stores a revocation and ends the streams it refuses.
+func (a *admin) RevokeIdentity(ctx context.Context, req *routecastv1.RevokeIdentityRequest) (*routecastv1.RevokeIdentityResponse, error) {
+	if err := a.authorizeAdmin(ctx); err != nil {
+		return nil, err
+	}
+	target, err := revocationTarget(req.GetSpiffeId(), req.GetSerial())
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.GetReason()) == "" {
+		return nil, invalidArgument(&routes.FieldError{Field: "reason", Reason: "is required: say why, for the audit trail"})
+	}
+	r := &routecastv1.Revocation{Reason: req.GetReason(), Actor: callerID(ctx).String(), Time: timestamppb.Now()}
+	if target.SPIFFEID != "" {
+		r.Target = &routecastv1.Revocation_SpiffeId{SpiffeId: target.SPIFFEID}
+	} else {
+		r.Target = &routecastv1.Revocation_Serial{Serial: target.Serial}
+	}
+	if err := a.srv.store.Revoke(ctx, r); err != nil {
+		return nil, storeError(err)
+	}
+	// The store's watch has ended the matching streams already; count them
+	// for the answer.
+	rs := newRevocationSet([]*routecastv1.Revocation{r})
+	n := a.srv.endStreams(func(st *stream) error {
+		if m := rs.match(st.spiffeID, st.certSerial); m != nil {
+			return revokedError(st.spiffeID, m)
+		}
+		return nil
+	})
+	a.srv.log.Info("identity revoked", slog.String(logKeySPIFFEID, target.SPIFFEID), slog.String("serial", target.Serial),
+		slog.String("actor", r.GetActor()), slog.String(logKeyReason, r.GetReason()), slog.Int("streams_ended", n))
+	return &routecastv1.RevokeIdentityResponse{Revocation: r, StreamsEnded: int32(n)}, nil
+}
+
+// UnrevokeIdentity lifts a revocation.
+func (a *admin) UnrevokeIdentity(ctx context.Context, req *routecastv1.UnrevokeIdentityRequest) (*routecastv1.UnrevokeIdentityResponse, error) {
+	if err := a.authorizeAdmin(ctx); err != nil {
+		return nil, err
+	}
+	target, err := revocationTarget(req.GetSpiffeId(), req.GetSerial())
+	if err != nil {
+		return nil, err
+	}
+	if err := a.srv.store.Unrevoke(ctx, target); err != nil {
+		return nil, storeError(err)
+	}
+	a.srv.log.Info("revocation lifted", slog.String(logKeySPIFFEID, target.SPIFFEID), slog.String("serial", target.Serial),
+		slog.String("actor", callerID(ctx).String()))
+	return &routecastv1.UnrevokeIdentityResponse{}, nil
+}
+
+// ListRevocations lists the revocations in force.
+func (a *admin) ListRevocations(ctx context.Context, _ *routecastv1.ListRevocationsRequest) (*routecastv1.ListRevocationsResponse, error) {
+	if err := a.authorizeAdmin(ctx); err != nil {
+		return nil, err
+	}
+	list, err := a.srv.store.Revocations(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return &routecastv1.ListRevocationsResponse{Revocations: list}, nil
+}
+
+// revocationTarget checks that exactly one of id and serial is given and
+// puts it in canonical form.
+func revocationTarget(id, serial string) (store.RevocationTarget, error) {
+	switch {
+	case id != "" && serial != "":
+		return store.RevocationTarget{}, invalidArgument(&routes.FieldError{Field: "serial", Reason: "give spiffe_id or serial, not both"})
+	case id != "":
+		parsed, err := spiffeid.FromString(id)
+		if err != nil {
+			return store.RevocationTarget{}, invalidArgument(&routes.FieldError{Field: "spiffe_id", Reason: err.Error()})
+		}
+		return store.RevocationTarget{SPIFFEID: parsed.String()}, nil
+	case serial != "":
+		s, err := normalizeSerial(serial)
+		if err != nil {
+			return store.RevocationTarget{}, invalidArgument(&routes.FieldError{Field: "serial", Reason: err.Error()})
+		}
+		return store.RevocationTarget{Serial: s}, nil
+	}
+	return store.RevocationTarget{}, invalidArgument(&routes.FieldError{Field: "spiffe_id", Reason: "give spiffe_id or serial"})
 }
 
 // commit applies b and logs what it changed.

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/pkg/identity"
 	"github.com/routecast/routecast/pkg/routes"
 )
 
@@ -39,16 +40,33 @@ func (d *discovery) StreamRoutes(ss routesStream) error {
 		return err
 	}
 
+	cert, err := identity.PeerCertificate(ctx)
+	if err != nil {
+		return status.Errorf(codes.Unauthenticated, "no workload identity: %v", err)
+	}
 	st := newStream(first, id.String(), peerAddr(ctx), time.Now(), d.srv.maxUpdateBytes)
+	st.certSerial, st.certExpiry = serialOf(cert), cert.NotAfter
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	st.cancel = cancel
+
 	log := d.srv.log.With(slog.String(logKeyScope, st.scope), slog.String(logKeySPIFFEID, id.String()),
 		slog.String(logKeyNode, first.GetNode().GetId()))
 	d.srv.hub.register(st)
 	defer d.srv.hub.unregister(st)
+	// A revocation or policy change that landed before register found no
+	// stream to end; check again now that later ones will.
+	if err := d.checkStillAllowed(id, st); err != nil {
+		return err
+	}
+	expiry := time.AfterFunc(time.Until(st.certExpiry), func() {
+		st.end(status.Errorf(codes.Unauthenticated, "client certificate %s expired at %s; reconnect with a renewed one",
+			st.certSerial, st.certExpiry.UTC().Format(time.RFC3339)))
+	})
+	defer expiry.Stop()
 	log.Info("stream opened", slog.Int("initial_versions", len(first.GetInitialVersions())),
-		slog.Int("names", len(first.GetNames())))
+		slog.Int("names", len(first.GetNames())), slog.String("cert_serial", st.certSerial))
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	go d.receive(ctx, cancel, ss, st, log)
 
 	err = d.send(ctx, ss, st, log)
@@ -71,6 +89,18 @@ func (d *discovery) checkSubscription(id spiffeid.ID, req *routecastv1.StreamRou
 	}
 	if !d.srv.policy.Load().CanRead(id, req.GetScope()) {
 		return status.Errorf(codes.PermissionDenied, "identity %s may not read scope %q", id, req.GetScope())
+	}
+	return nil
+}
+
+// checkStillAllowed repeats the revocation and policy checks for a
+// registered stream.
+func (d *discovery) checkStillAllowed(id spiffeid.ID, st *stream) error {
+	if r := d.srv.revoked.Load().match(st.spiffeID, st.certSerial); r != nil {
+		return revokedError(st.spiffeID, r)
+	}
+	if !d.srv.policy.Load().CanRead(id, st.scope) {
+		return status.Errorf(codes.PermissionDenied, "identity %s may not read scope %q", id, st.scope)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
@@ -43,13 +44,20 @@ const (
 	logKeyReason    = "reason"
 )
 
-// Config configures a Server. Store, TLS and Policy are required.
+// Config configures a Server. Store, Identity and Policy are required.
 type Config struct {
 	// Store is the source of truth. The server does not close it.
 	Store store.Store
-	// TLS is the server's TLS configuration; it must require and verify
-	// client certificates (see identity.ServerTLSConfig).
-	TLS *tls.Config
+	// Identity is the server's X.509-SVID and trust bundle, from files or
+	// the Workload API; read on every handshake, so rotation needs no
+	// restart.
+	Identity identity.Material
+	// MaxCertLifetime, when non-zero, refuses client certificates valid
+	// for longer.
+	MaxCertLifetime time.Duration
+	// CertExpiryWarning flags, in GetStatus, clients whose certificates
+	// expire within it; zero means DefaultCertExpiryWarning.
+	CertExpiryWarning time.Duration
 	// Policy holds the current policy; swap it to change policy live.
 	Policy *policy.Holder
 	// Logger receives the server's logs; nil discards them.
@@ -89,6 +97,9 @@ func (k Keepalive) withDefaults() Keepalive {
 	return k
 }
 
+// DefaultCertExpiryWarning is the default of Config.CertExpiryWarning.
+const DefaultCertExpiryWarning = 24 * time.Hour
+
 // DefaultMaxUpdateBytes keeps every response well under gRPC's default
 // 4 MiB receive limit.
 const DefaultMaxUpdateBytes = 1 << 20
@@ -104,7 +115,12 @@ type Server struct {
 	health *health.Server
 	unsub  func()
 
-	maxUpdateBytes int
+	maxUpdateBytes    int
+	certExpiryWarning time.Duration
+
+	revoked    atomic.Pointer[revocationSet]
+	rejections rejectionCounts
+	unwatchRev func()
 
 	stopping chan struct{} // closed when the server starts to stop
 	stopOnce sync.Once
@@ -112,8 +128,8 @@ type Server struct {
 
 // New creates a server and loads the store's current routes.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.TLS == nil || cfg.Policy == nil {
-		return nil, errors.New("server: Config needs Store, TLS and Policy")
+	if cfg.Store == nil || cfg.Identity == nil || cfg.Policy == nil {
+		return nil, errors.New("server: Config needs Store, Identity and Policy")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -125,7 +141,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:      log.With(slog.String(logKeyComponent, "server")),
 		stopping: make(chan struct{}),
 
-		maxUpdateBytes: cfg.MaxUpdateBytes,
+		maxUpdateBytes:    cfg.MaxUpdateBytes,
+		certExpiryWarning: cfg.CertExpiryWarning,
+	}
+	if s.certExpiryWarning <= 0 {
+		s.certExpiryWarning = DefaultCertExpiryWarning
 	}
 	if s.maxUpdateBytes <= 0 {
 		s.maxUpdateBytes = DefaultMaxUpdateBytes
@@ -141,8 +161,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.hub, s.unsub = newHub(snap), unsub
 	close(hubReady)
+	if err := s.watchRevocations(ctx); err != nil {
+		unsub()
+		return nil, err
+	}
 
-	s.grpc = grpc.NewServer(s.serverOptions(cfg.TLS, cfg.Keepalive.withDefaults())...)
+	tlsConf := identity.ServerTLSConfig(cfg.Identity, identity.ServerOptions{
+		MaxCertLifetime: cfg.MaxCertLifetime,
+		CheckPeer:       s.checkPeer,
+		OnReject:        s.onReject,
+	})
+	s.grpc = grpc.NewServer(s.serverOptions(tlsConf, cfg.Keepalive.withDefaults())...)
 	routecastv1.RegisterRouteDiscoveryServiceServer(s.grpc, &discovery{srv: s})
 	routecastv1.RegisterRouteAdminServiceServer(s.grpc, &admin{srv: s})
 	s.health = health.NewServer()
@@ -167,13 +196,13 @@ func (s *Server) serverOptions(tlsConf *tls.Config, ka Keepalive) []grpc.ServerO
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoverOpt),
 			logging.UnaryServerInterceptor(logger, logOpts...),
-			auth.UnaryServerInterceptor(authenticate),
+			auth.UnaryServerInterceptor(s.authenticate),
 			s.adminOnlyUnary,
 		),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoverOpt),
 			logging.StreamServerInterceptor(logger, logOpts...),
-			auth.StreamServerInterceptor(authenticate),
+			auth.StreamServerInterceptor(s.authenticate),
 			s.adminOnlyStream,
 		),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -209,17 +238,27 @@ func (s *Server) beginStop() {
 	s.stopOnce.Do(func() {
 		s.health.Shutdown()
 		s.unsub()
+		s.unwatchRev()
 		close(s.stopping)
 	})
 }
 
 type callerKey struct{}
 
-// authenticate reads the caller's SPIFFE ID from its verified certificate.
-func authenticate(ctx context.Context) (context.Context, error) {
+// authenticate reads the caller's SPIFFE ID from its verified certificate
+// and refuses a revoked caller: a connection made before the revocation
+// may still carry calls.
+func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 	id, err := identity.PeerID(ctx)
 	if err != nil {
 		return nil, status.Errorf(codes.Unauthenticated, "no workload identity: %v", err)
+	}
+	cert, err := identity.PeerCertificate(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unauthenticated, "no workload identity: %v", err)
+	}
+	if r := s.revoked.Load().match(id.String(), serialOf(cert)); r != nil {
+		return nil, revokedError(id.String(), r)
 	}
 	return context.WithValue(ctx, callerKey{}, id), nil
 }

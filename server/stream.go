@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ type stream struct {
 	connectedAt time.Time
 	wake        chan struct{} // 1-buffered: "there may be something to send"
 	maxBytes    int           // route bytes per response before it is split
+	certSerial  string        // the client certificate's serial, for revocations
+	certExpiry  time.Time     // the client certificate's NotAfter
+	cancel      context.CancelCauseFunc
 
 	mu       sync.Mutex
 	initial  map[string]uint64   // guarded by mu: held versions until the first update is built
@@ -36,6 +40,18 @@ type stream struct {
 	nacked   bool                // guarded by mu: the latest answer was a NACK
 	lastNack *routecastv1.Nack   // guarded by mu
 	stats    streamStats         // guarded by mu
+	ended    bool                // guarded by mu: end was called
+}
+
+// end stops the stream with err as its status. It reports whether this
+// call ended it; later calls do nothing.
+func (st *stream) end(err error) bool {
+	st.mu.Lock()
+	first := !st.ended
+	st.ended = true
+	st.mu.Unlock()
+	st.cancel(err)
+	return first
 }
 
 type streamStats struct {
@@ -180,5 +196,7 @@ func (st *stream) status() *routecastv1.AgentStatus {
 		RemovalsSent:  st.stats.removals,
 		LastNack:      st.lastNack,
 		PendingNames:  uint32(len(st.dirty)),
+		CertSerial:    st.certSerial,
+		CertExpiry:    timestamppb.New(st.certExpiry),
 	}
 }

@@ -27,6 +27,9 @@ var (
 	scopeRevBucket = []byte("scope_revisions")
 	// logBucket maps revision (8 bytes) + index (4 bytes) -> Change.
 	logBucket = []byte("log")
+	// revocationsBucket maps "id:<spiffe id>" or "serial:<hex>" ->
+	// Revocation.
+	revocationsBucket = []byte("revocations")
 
 	keyRevision = []byte("revision")
 )
@@ -46,9 +49,10 @@ type Bolt struct {
 	// mu serializes commits and subscriptions so that subscribers see every
 	// commit once, in revision order.
 	mu      sync.Mutex
-	subs    map[int]func(Commit) // guarded by mu
-	nextSub int                  // guarded by mu
-	closed  bool                 // guarded by mu
+	subs    map[int]func(Commit)                    // guarded by mu
+	revSubs map[int]func([]*routecastv1.Revocation) // guarded by mu
+	nextSub int                                     // guarded by mu
+	closed  bool                                    // guarded by mu
 }
 
 // OpenBolt opens or creates the bbolt file at path. It fails after a second
@@ -62,7 +66,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{metaBucket, scopesBucket, scopeRevBucket, logBucket} {
+		for _, name := range [][]byte{metaBucket, scopesBucket, scopeRevBucket, logBucket, revocationsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -73,7 +77,11 @@ func OpenBolt(path string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: initialize %s: %w", path, err)
 	}
-	return &Bolt{db: db, now: time.Now, subs: make(map[int]func(Commit))}, nil
+	return &Bolt{
+		db: db, now: time.Now,
+		subs:    make(map[int]func(Commit)),
+		revSubs: make(map[int]func([]*routecastv1.Revocation)),
+	}, nil
 }
 
 // Path returns the file the store was opened from.
@@ -482,4 +490,113 @@ func u64(n uint64) []byte {
 
 func logKey(rev uint64, i uint32) []byte {
 	return binary.BigEndian.AppendUint32(u64(rev), i)
+}
+
+// Revoke stores a revocation. See Store.
+func (s *Bolt) Revoke(ctx context.Context, r *routecastv1.Revocation) error {
+	key, err := TargetOf(r).key()
+	if err != nil {
+		return err
+	}
+	data, err := marshalOpts.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: encode revocation: %w", err)
+	}
+	return s.changeRevocations(ctx, func(b *bolt.Bucket) error { return b.Put(key, data) })
+}
+
+// Unrevoke deletes a revocation. See Store.
+func (s *Bolt) Unrevoke(ctx context.Context, t RevocationTarget) error {
+	key, err := t.key()
+	if err != nil {
+		return err
+	}
+	return s.changeRevocations(ctx, func(b *bolt.Bucket) error {
+		if b.Get(key) == nil {
+			return fmt.Errorf("%w: no revocation of %s", ErrNotFound, key)
+		}
+		return b.Delete(key)
+	})
+}
+
+// changeRevocations runs fn on the revocations bucket in a write
+// transaction and tells the watchers.
+func (s *Bolt) changeRevocations(ctx context.Context, fn func(*bolt.Bucket) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var list []*routecastv1.Revocation
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(revocationsBucket)
+		if err := fn(b); err != nil {
+			return err
+		}
+		var err error
+		list, err = readRevocations(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, fn := range s.revSubs {
+		fn(list)
+	}
+	return nil
+}
+
+// Revocations lists the revocations. See Store.
+func (s *Bolt) Revocations(ctx context.Context) ([]*routecastv1.Revocation, error) {
+	var list []*routecastv1.Revocation
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		list, err = readRevocations(tx.Bucket(revocationsBucket))
+		return err
+	})
+	return list, err
+}
+
+// WatchRevocations lists the revocations and registers fn. See Store.
+func (s *Bolt) WatchRevocations(ctx context.Context, fn func([]*routecastv1.Revocation)) ([]*routecastv1.Revocation, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, ErrClosed
+	}
+	var list []*routecastv1.Revocation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		list, err = readRevocations(tx.Bucket(revocationsBucket))
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	id := s.nextSub
+	s.nextSub++
+	s.revSubs[id] = fn
+	cancel := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.revSubs, id)
+	}
+	return list, cancel, nil
+}
+
+// readRevocations decodes the bucket; keys sort "id:" before "serial:".
+func readRevocations(b *bolt.Bucket) ([]*routecastv1.Revocation, error) {
+	var list []*routecastv1.Revocation
+	err := b.ForEach(func(_, v []byte) error {
+		r := new(routecastv1.Revocation)
+		if err := proto.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("store: decode revocation: %w", err)
+		}
+		list = append(list, r)
+		return nil
+	})
+	return list, err
 }

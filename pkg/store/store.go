@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
@@ -46,8 +47,49 @@ type Store interface {
 	// function unregisters fn.
 	Subscribe(ctx context.Context, fn func(Commit)) (Snapshot, func(), error)
 
+	// Revoke stores a revocation of one SPIFFE ID or one certificate
+	// serial (exactly one of r's targets set), replacing an earlier one of
+	// the same target. Revocations never touch routes or the revision.
+	Revoke(ctx context.Context, r *routecastv1.Revocation) error
+
+	// Unrevoke deletes the revocation of target, or returns an error
+	// wrapping ErrNotFound.
+	Unrevoke(ctx context.Context, target RevocationTarget) error
+
+	// Revocations lists every revocation: SPIFFE IDs first, then serials,
+	// each in order.
+	Revocations(ctx context.Context) ([]*routecastv1.Revocation, error)
+
+	// WatchRevocations returns the current revocations and calls fn with
+	// the full list after every change, in order. fn runs on the changing
+	// goroutine and must not block or call back into the store.
+	WatchRevocations(ctx context.Context, fn func([]*routecastv1.Revocation)) ([]*routecastv1.Revocation, func(), error)
+
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
+}
+
+// RevocationTarget names what a revocation refuses: one of the fields is
+// set.
+type RevocationTarget struct {
+	SPIFFEID string
+	Serial   string
+}
+
+// TargetOf returns the target of r.
+func TargetOf(r *routecastv1.Revocation) RevocationTarget {
+	return RevocationTarget{SPIFFEID: r.GetSpiffeId(), Serial: r.GetSerial()}
+}
+
+// key is the target as a store key: "id:" or "serial:" and the value.
+func (t RevocationTarget) key() ([]byte, error) {
+	switch {
+	case t.SPIFFEID != "" && t.Serial == "":
+		return []byte("id:" + t.SPIFFEID), nil
+	case t.Serial != "" && t.SPIFFEID == "":
+		return []byte("serial:" + t.Serial), nil
+	}
+	return nil, fmt.Errorf("%w: a revocation names exactly one SPIFFE ID or serial", ErrInvalid)
 }
 
 // Batch is a set of changes to one scope.

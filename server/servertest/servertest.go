@@ -6,9 +6,11 @@ package servertest
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -65,6 +67,10 @@ type Config struct {
 	MaxUpdateBytes int
 	// Keepalive is passed to server.Config.
 	Keepalive server.Keepalive
+	// MaxCertLifetime is passed to server.Config.
+	MaxCertLifetime time.Duration
+	// Logger is passed to server.Config.
+	Logger *slog.Logger
 }
 
 // Start starts a server.
@@ -102,8 +108,9 @@ func (e *Env) Reopen() {
 		e.t.Fatal(err)
 	}
 	e.Server, err = server.New(context.Background(), server.Config{
-		Store: e.Store, TLS: identity.ServerTLSConfig(e.src, identity.ServerOptions{}), Policy: e.Policy,
+		Store: e.Store, Identity: e.src, Policy: e.Policy,
 		MaxUpdateBytes: e.cfg.MaxUpdateBytes, Keepalive: e.cfg.Keepalive,
+		MaxCertLifetime: e.cfg.MaxCertLifetime, Logger: e.cfg.Logger,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -37,8 +37,9 @@ type config struct {
 	Names listFlag
 	// Out receives routes.json; State keeps the agent's state.
 	Out, State string
-	// Cert, Key and CA are the agent's X.509-SVID and trust bundle.
-	Cert, Key, CA string
+	// Identity is the agent's X.509-SVID and trust bundle: PEM files or a
+	// Workload API socket.
+	Identity identity.Config
 	// ServerID, when set, is the only SPIFFE ID accepted for the server.
 	ServerID string
 	// Templates are "source.tmpl:output-name" pairs.
@@ -59,9 +60,10 @@ func parse(args []string) (*config, error) {
 	fs.Var(&c.Names, "name", "subscribe to this route `name` only; repeatable")
 	fs.StringVar(&c.Out, "out", "", "output `directory` for routes.json (required)")
 	fs.StringVar(&c.State, "state-dir", "", "state `directory`, kept across restarts (required)")
-	fs.StringVar(&c.Cert, "cert", "", "agent certificate `file` (PEM, X.509-SVID)")
-	fs.StringVar(&c.Key, "key", "", "agent private key `file` (PEM)")
-	fs.StringVar(&c.CA, "ca", "", "trust bundle `file` (PEM) to verify the server")
+	fs.StringVar(&c.Identity.Cert, "cert", "", "agent certificate `file` (PEM, X.509-SVID); read again when it changes")
+	fs.StringVar(&c.Identity.Key, "key", "", "agent private key `file` (PEM)")
+	fs.StringVar(&c.Identity.Bundle, "ca", "", "trust bundle `file` (PEM) to verify the server")
+	fs.StringVar(&c.Identity.Socket, "spiffe-socket", "", "take the SVID and bundle from this Workload API `address` (unix:///...) instead of files")
 	fs.StringVar(&c.ServerID, "server-id", "", "required SPIFFE `ID` of the server; default any ID of the agent's trust domain")
 	fs.Var(&c.Templates, "template", "render `source.tmpl:output` into the output directory; repeatable")
 	fs.Var(&c.Protected, "protected-path", "never write into this `path` (added to the defaults); repeatable")
@@ -76,7 +78,7 @@ func parse(args []string) (*config, error) {
 	if len(c.Servers) == 0 {
 		c.Servers = listFlag{"127.0.0.1:7443"}
 	}
-	for name, v := range map[string]string{"-scope": c.Scope, "-out": c.Out, "-state-dir": c.State, "-cert": c.Cert, "-key": c.Key, "-ca": c.CA} {
+	for name, v := range map[string]string{"-scope": c.Scope, "-out": c.Out, "-state-dir": c.State} {
 		if v == "" {
 			return nil, fmt.Errorf("%s is required", name)
 		}
@@ -105,10 +107,13 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	src, err := identity.NewFileSource(c.Cert, c.Key, c.CA)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	src, closeID, err := identity.Open(ctx, c.Identity)
 	if err != nil {
 		return err
 	}
+	defer closeID()
 	tlsConf, err := identity.ClientTLSConfig(src, c.ServerID)
 	if err != nil {
 		return err
@@ -142,8 +147,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	log.Info("routecast-agent starting", slog.String("spiffe_id", src.ID().String()), slog.String("scope", c.Scope))
 	return a.Run(ctx)
 }

@@ -754,9 +754,13 @@ type GetStatusResponse struct {
 	// Every scope that holds routes, in name order.
 	Scopes []*ScopeStatus `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// Every connected agent stream.
-	Agents        []*AgentStatus `protobuf:"bytes,3,rep,name=agents,proto3" json:"agents,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Agents []*AgentStatus `protobuf:"bytes,3,rep,name=agents,proto3" json:"agents,omitempty"`
+	// Client handshakes refused since the server started, by reason
+	// (expired, not_yet_valid, unknown_ca, trust_domain, no_uri_san,
+	// many_uri_sans, lifetime, peer_check, no_certificate, other).
+	HandshakeRejections map[string]uint64 `protobuf:"bytes,4,rep,name=handshake_rejections,json=handshakeRejections,proto3" json:"handshake_rejections,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -806,6 +810,13 @@ func (x *GetStatusResponse) GetScopes() []*ScopeStatus {
 func (x *GetStatusResponse) GetAgents() []*AgentStatus {
 	if x != nil {
 		return x.Agents
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetHandshakeRejections() map[string]uint64 {
+	if x != nil {
+		return x.HandshakeRejections
 	}
 	return nil
 }
@@ -903,9 +914,16 @@ type AgentStatus struct {
 	// Names changed since the update in flight, waiting for the next one.
 	// Bounded by the number of routes in the scope, however many changes
 	// arrive while the agent is slow.
-	PendingNames  uint32 `protobuf:"varint,12,opt,name=pending_names,json=pendingNames,proto3" json:"pending_names,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PendingNames uint32 `protobuf:"varint,12,opt,name=pending_names,json=pendingNames,proto3" json:"pending_names,omitempty"`
+	// Serial number of the client's certificate, lower-case hexadecimal.
+	CertSerial string `protobuf:"bytes,13,opt,name=cert_serial,json=certSerial,proto3" json:"cert_serial,omitempty"`
+	// When the client's certificate expires; the stream ends then.
+	CertExpiry *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=cert_expiry,json=certExpiry,proto3" json:"cert_expiry,omitempty"`
+	// True when the certificate expires within the server's warning
+	// threshold (--cert-expiry-warning).
+	CertExpiresSoon bool `protobuf:"varint,15,opt,name=cert_expires_soon,json=certExpiresSoon,proto3" json:"cert_expires_soon,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -1022,6 +1040,436 @@ func (x *AgentStatus) GetPendingNames() uint32 {
 	return 0
 }
 
+func (x *AgentStatus) GetCertSerial() string {
+	if x != nil {
+		return x.CertSerial
+	}
+	return ""
+}
+
+func (x *AgentStatus) GetCertExpiry() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CertExpiry
+	}
+	return nil
+}
+
+func (x *AgentStatus) GetCertExpiresSoon() bool {
+	if x != nil {
+		return x.CertExpiresSoon
+	}
+	return false
+}
+
+// Revocation refuses one workload identity or one certificate.
+type Revocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What is revoked: exactly one of spiffe_id and serial is set.
+	//
+	// Types that are valid to be assigned to Target:
+	//
+	//	*Revocation_SpiffeId
+	//	*Revocation_Serial
+	Target isRevocation_Target `protobuf_oneof:"target"`
+	// Why, for the audit trail.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// SPIFFE ID of the admin who revoked it.
+	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// When it was revoked.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Revocation) Reset() {
+	*x = Revocation{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Revocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Revocation) ProtoMessage() {}
+
+func (x *Revocation) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
+func (*Revocation) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Revocation) GetTarget() isRevocation_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Revocation) GetSpiffeId() string {
+	if x != nil {
+		if x, ok := x.Target.(*Revocation_SpiffeId); ok {
+			return x.SpiffeId
+		}
+	}
+	return ""
+}
+
+func (x *Revocation) GetSerial() string {
+	if x != nil {
+		if x, ok := x.Target.(*Revocation_Serial); ok {
+			return x.Serial
+		}
+	}
+	return ""
+}
+
+func (x *Revocation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Revocation) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Revocation) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+type isRevocation_Target interface {
+	isRevocation_Target()
+}
+
+type Revocation_SpiffeId struct {
+	// Every certificate with this SPIFFE ID.
+	SpiffeId string `protobuf:"bytes,1,opt,name=spiffe_id,json=spiffeId,proto3,oneof"`
+}
+
+type Revocation_Serial struct {
+	// The certificate with this serial number, lower-case hexadecimal.
+	Serial string `protobuf:"bytes,2,opt,name=serial,proto3,oneof"`
+}
+
+func (*Revocation_SpiffeId) isRevocation_Target() {}
+
+func (*Revocation_Serial) isRevocation_Target() {}
+
+// RevokeIdentityRequest names what to revoke.
+type RevokeIdentityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one of spiffe_id and serial. A serial may be written in
+	// hexadecimal with or without colons.
+	SpiffeId string `protobuf:"bytes,1,opt,name=spiffe_id,json=spiffeId,proto3" json:"spiffe_id,omitempty"`
+	// Serial number of one certificate.
+	Serial string `protobuf:"bytes,2,opt,name=serial,proto3" json:"serial,omitempty"`
+	// Why; required.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeIdentityRequest) Reset() {
+	*x = RevokeIdentityRequest{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeIdentityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeIdentityRequest) ProtoMessage() {}
+
+func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeIdentityRequest.ProtoReflect.Descriptor instead.
+func (*RevokeIdentityRequest) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RevokeIdentityRequest) GetSpiffeId() string {
+	if x != nil {
+		return x.SpiffeId
+	}
+	return ""
+}
+
+func (x *RevokeIdentityRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *RevokeIdentityRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RevokeIdentityResponse is the revocation as stored.
+type RevokeIdentityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revocation.
+	Revocation *Revocation `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	// Streams that were ended by it.
+	StreamsEnded  int32 `protobuf:"varint,2,opt,name=streams_ended,json=streamsEnded,proto3" json:"streams_ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeIdentityResponse) Reset() {
+	*x = RevokeIdentityResponse{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeIdentityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeIdentityResponse) ProtoMessage() {}
+
+func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeIdentityResponse.ProtoReflect.Descriptor instead.
+func (*RevokeIdentityResponse) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RevokeIdentityResponse) GetRevocation() *Revocation {
+	if x != nil {
+		return x.Revocation
+	}
+	return nil
+}
+
+func (x *RevokeIdentityResponse) GetStreamsEnded() int32 {
+	if x != nil {
+		return x.StreamsEnded
+	}
+	return 0
+}
+
+// UnrevokeIdentityRequest names a revocation to lift.
+type UnrevokeIdentityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one of spiffe_id and serial, as revoked.
+	SpiffeId string `protobuf:"bytes,1,opt,name=spiffe_id,json=spiffeId,proto3" json:"spiffe_id,omitempty"`
+	// Serial number of one certificate.
+	Serial        string `protobuf:"bytes,2,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnrevokeIdentityRequest) Reset() {
+	*x = UnrevokeIdentityRequest{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnrevokeIdentityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnrevokeIdentityRequest) ProtoMessage() {}
+
+func (x *UnrevokeIdentityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnrevokeIdentityRequest.ProtoReflect.Descriptor instead.
+func (*UnrevokeIdentityRequest) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UnrevokeIdentityRequest) GetSpiffeId() string {
+	if x != nil {
+		return x.SpiffeId
+	}
+	return ""
+}
+
+func (x *UnrevokeIdentityRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+// UnrevokeIdentityResponse is empty.
+type UnrevokeIdentityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnrevokeIdentityResponse) Reset() {
+	*x = UnrevokeIdentityResponse{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnrevokeIdentityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnrevokeIdentityResponse) ProtoMessage() {}
+
+func (x *UnrevokeIdentityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnrevokeIdentityResponse.ProtoReflect.Descriptor instead.
+func (*UnrevokeIdentityResponse) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+// ListRevocationsRequest asks for every revocation.
+type ListRevocationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsRequest) Reset() {
+	*x = ListRevocationsRequest{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsRequest) ProtoMessage() {}
+
+func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+// ListRevocationsResponse lists the revocations in force.
+type ListRevocationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Revocations, SPIFFE IDs first, each group in order.
+	Revocations   []*Revocation `protobuf:"bytes,1,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsResponse) Reset() {
+	*x = ListRevocationsResponse{}
+	mi := &file_routecast_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsResponse) ProtoMessage() {}
+
+func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_routecast_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
 // Nack is a rejected response.
 type Nack struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1039,7 +1487,7 @@ type Nack struct {
 
 func (x *Nack) Reset() {
 	*x = Nack{}
-	mi := &file_routecast_v1_admin_proto_msgTypes[14]
+	mi := &file_routecast_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1499,7 @@ func (x *Nack) String() string {
 func (*Nack) ProtoMessage() {}
 
 func (x *Nack) ProtoReflect() protoreflect.Message {
-	mi := &file_routecast_v1_admin_proto_msgTypes[14]
+	mi := &file_routecast_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1512,7 @@ func (x *Nack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Nack.ProtoReflect.Descriptor instead.
 func (*Nack) Descriptor() ([]byte, []int) {
-	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Nack) GetNonce() string {
@@ -1118,7 +1566,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_routecast_v1_admin_proto_msgTypes[15]
+	mi := &file_routecast_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1578,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_routecast_v1_admin_proto_msgTypes[15]
+	mi := &file_routecast_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1591,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Change) GetRevision() uint64 {
@@ -1212,7 +1660,7 @@ type ListChangesRequest struct {
 
 func (x *ListChangesRequest) Reset() {
 	*x = ListChangesRequest{}
-	mi := &file_routecast_v1_admin_proto_msgTypes[16]
+	mi := &file_routecast_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1672,7 @@ func (x *ListChangesRequest) String() string {
 func (*ListChangesRequest) ProtoMessage() {}
 
 func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_routecast_v1_admin_proto_msgTypes[16]
+	mi := &file_routecast_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1685,7 @@ func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListChangesRequest) Descriptor() ([]byte, []int) {
-	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListChangesRequest) GetScope() string {
@@ -1281,7 +1729,7 @@ type ListChangesResponse struct {
 
 func (x *ListChangesResponse) Reset() {
 	*x = ListChangesResponse{}
-	mi := &file_routecast_v1_admin_proto_msgTypes[17]
+	mi := &file_routecast_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1741,7 @@ func (x *ListChangesResponse) String() string {
 func (*ListChangesResponse) ProtoMessage() {}
 
 func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_routecast_v1_admin_proto_msgTypes[17]
+	mi := &file_routecast_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1754,7 @@ func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListChangesResponse) Descriptor() ([]byte, []int) {
-	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_routecast_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListChangesResponse) GetChanges() []*Change {
@@ -1368,15 +1816,19 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\aupdated\x18\x03 \x03(\tR\aupdated\x12\x18\n" +
 	"\adeleted\x18\x04 \x03(\tR\adeleted\x12\x1c\n" +
 	"\tunchanged\x18\x05 \x01(\x05R\tunchanged\"\x12\n" +
-	"\x10GetStatusRequest\"\x95\x01\n" +
+	"\x10GetStatusRequest\"\xca\x02\n" +
 	"\x11GetStatusResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x121\n" +
 	"\x06scopes\x18\x02 \x03(\v2\x19.routecast.v1.ScopeStatusR\x06scopes\x121\n" +
-	"\x06agents\x18\x03 \x03(\v2\x19.routecast.v1.AgentStatusR\x06agents\"W\n" +
+	"\x06agents\x18\x03 \x03(\v2\x19.routecast.v1.AgentStatusR\x06agents\x12k\n" +
+	"\x14handshake_rejections\x18\x04 \x03(\v28.routecast.v1.GetStatusResponse.HandshakeRejectionsEntryR\x13handshakeRejections\x1aF\n" +
+	"\x18HandshakeRejectionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"W\n" +
 	"\vScopeStatus\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x16\n" +
 	"\x06routes\x18\x02 \x01(\x05R\x06routes\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision\"\xc9\x03\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\xd3\x04\n" +
 	"\vAgentStatus\x12&\n" +
 	"\x04node\x18\x01 \x01(\v2\x12.routecast.v1.NodeR\x04node\x12\x1b\n" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\x12\x14\n" +
@@ -1391,7 +1843,36 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\rremovals_sent\x18\n" +
 	" \x01(\x04R\fremovalsSent\x12/\n" +
 	"\tlast_nack\x18\v \x01(\v2\x12.routecast.v1.NackR\blastNack\x12#\n" +
-	"\rpending_names\x18\f \x01(\rR\fpendingNames\"\xa6\x01\n" +
+	"\rpending_names\x18\f \x01(\rR\fpendingNames\x12\x1f\n" +
+	"\vcert_serial\x18\r \x01(\tR\n" +
+	"certSerial\x12;\n" +
+	"\vcert_expiry\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"certExpiry\x12*\n" +
+	"\x11cert_expires_soon\x18\x0f \x01(\bR\x0fcertExpiresSoon\"\xad\x01\n" +
+	"\n" +
+	"Revocation\x12\x1d\n" +
+	"\tspiffe_id\x18\x01 \x01(\tH\x00R\bspiffeId\x12\x18\n" +
+	"\x06serial\x18\x02 \x01(\tH\x00R\x06serial\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04timeB\b\n" +
+	"\x06target\"d\n" +
+	"\x15RevokeIdentityRequest\x12\x1b\n" +
+	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x16\n" +
+	"\x06serial\x18\x02 \x01(\tR\x06serial\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"w\n" +
+	"\x16RevokeIdentityResponse\x128\n" +
+	"\n" +
+	"revocation\x18\x01 \x01(\v2\x18.routecast.v1.RevocationR\n" +
+	"revocation\x12#\n" +
+	"\rstreams_ended\x18\x02 \x01(\x05R\fstreamsEnded\"N\n" +
+	"\x17UnrevokeIdentityRequest\x12\x1b\n" +
+	"\tspiffe_id\x18\x01 \x01(\tR\bspiffeId\x12\x16\n" +
+	"\x06serial\x18\x02 \x01(\tR\x06serial\"\x1a\n" +
+	"\x18UnrevokeIdentityResponse\"\x18\n" +
+	"\x16ListRevocationsRequest\"U\n" +
+	"\x17ListRevocationsResponse\x12:\n" +
+	"\vrevocations\x18\x01 \x03(\v2\x18.routecast.v1.RevocationR\vrevocations\"\xa6\x01\n" +
 	"\x04Nack\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\tR\x05nonce\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12<\n" +
@@ -1417,7 +1898,7 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fCHANGE_KIND_PUT\x10\x01\x12\x16\n" +
-	"\x12CHANGE_KIND_DELETE\x10\x022\xc4\x04\n" +
+	"\x12CHANGE_KIND_DELETE\x10\x022\xe4\x06\n" +
 	"\x11RouteAdminService\x12I\n" +
 	"\bPutRoute\x12\x1d.routecast.v1.PutRouteRequest\x1a\x1e.routecast.v1.PutRouteResponse\x12R\n" +
 	"\vDeleteRoute\x12 .routecast.v1.DeleteRouteRequest\x1a!.routecast.v1.DeleteRouteResponse\x12I\n" +
@@ -1426,7 +1907,10 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"ListRoutes\x12\x1f.routecast.v1.ListRoutesRequest\x1a .routecast.v1.ListRoutesResponse\x12R\n" +
 	"\vApplyRoutes\x12 .routecast.v1.ApplyRoutesRequest\x1a!.routecast.v1.ApplyRoutesResponse\x12L\n" +
 	"\tGetStatus\x12\x1e.routecast.v1.GetStatusRequest\x1a\x1f.routecast.v1.GetStatusResponse\x12R\n" +
-	"\vListChanges\x12 .routecast.v1.ListChangesRequest\x1a!.routecast.v1.ListChangesResponseB=Z;github.com/routecast/routecast/gen/routecast/v1;routecastv1b\x06proto3"
+	"\vListChanges\x12 .routecast.v1.ListChangesRequest\x1a!.routecast.v1.ListChangesResponse\x12[\n" +
+	"\x0eRevokeIdentity\x12#.routecast.v1.RevokeIdentityRequest\x1a$.routecast.v1.RevokeIdentityResponse\x12a\n" +
+	"\x10UnrevokeIdentity\x12%.routecast.v1.UnrevokeIdentityRequest\x1a&.routecast.v1.UnrevokeIdentityResponse\x12^\n" +
+	"\x0fListRevocations\x12$.routecast.v1.ListRevocationsRequest\x1a%.routecast.v1.ListRevocationsResponseB=Z;github.com/routecast/routecast/gen/routecast/v1;routecastv1b\x06proto3"
 
 var (
 	file_routecast_v1_admin_proto_rawDescOnce sync.Once
@@ -1441,68 +1925,87 @@ func file_routecast_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_routecast_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_routecast_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_routecast_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_routecast_v1_admin_proto_goTypes = []any{
-	(ChangeKind)(0),               // 0: routecast.v1.ChangeKind
-	(*PutRouteRequest)(nil),       // 1: routecast.v1.PutRouteRequest
-	(*PutRouteResponse)(nil),      // 2: routecast.v1.PutRouteResponse
-	(*DeleteRouteRequest)(nil),    // 3: routecast.v1.DeleteRouteRequest
-	(*DeleteRouteResponse)(nil),   // 4: routecast.v1.DeleteRouteResponse
-	(*GetRouteRequest)(nil),       // 5: routecast.v1.GetRouteRequest
-	(*GetRouteResponse)(nil),      // 6: routecast.v1.GetRouteResponse
-	(*ListRoutesRequest)(nil),     // 7: routecast.v1.ListRoutesRequest
-	(*ListRoutesResponse)(nil),    // 8: routecast.v1.ListRoutesResponse
-	(*ApplyRoutesRequest)(nil),    // 9: routecast.v1.ApplyRoutesRequest
-	(*ApplyRoutesResponse)(nil),   // 10: routecast.v1.ApplyRoutesResponse
-	(*GetStatusRequest)(nil),      // 11: routecast.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 12: routecast.v1.GetStatusResponse
-	(*ScopeStatus)(nil),           // 13: routecast.v1.ScopeStatus
-	(*AgentStatus)(nil),           // 14: routecast.v1.AgentStatus
-	(*Nack)(nil),                  // 15: routecast.v1.Nack
-	(*Change)(nil),                // 16: routecast.v1.Change
-	(*ListChangesRequest)(nil),    // 17: routecast.v1.ListChangesRequest
-	(*ListChangesResponse)(nil),   // 18: routecast.v1.ListChangesResponse
-	(*Route)(nil),                 // 19: routecast.v1.Route
-	(*Node)(nil),                  // 20: routecast.v1.Node
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
-	(*ErrorDetail)(nil),           // 22: routecast.v1.ErrorDetail
+	(ChangeKind)(0),                  // 0: routecast.v1.ChangeKind
+	(*PutRouteRequest)(nil),          // 1: routecast.v1.PutRouteRequest
+	(*PutRouteResponse)(nil),         // 2: routecast.v1.PutRouteResponse
+	(*DeleteRouteRequest)(nil),       // 3: routecast.v1.DeleteRouteRequest
+	(*DeleteRouteResponse)(nil),      // 4: routecast.v1.DeleteRouteResponse
+	(*GetRouteRequest)(nil),          // 5: routecast.v1.GetRouteRequest
+	(*GetRouteResponse)(nil),         // 6: routecast.v1.GetRouteResponse
+	(*ListRoutesRequest)(nil),        // 7: routecast.v1.ListRoutesRequest
+	(*ListRoutesResponse)(nil),       // 8: routecast.v1.ListRoutesResponse
+	(*ApplyRoutesRequest)(nil),       // 9: routecast.v1.ApplyRoutesRequest
+	(*ApplyRoutesResponse)(nil),      // 10: routecast.v1.ApplyRoutesResponse
+	(*GetStatusRequest)(nil),         // 11: routecast.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 12: routecast.v1.GetStatusResponse
+	(*ScopeStatus)(nil),              // 13: routecast.v1.ScopeStatus
+	(*AgentStatus)(nil),              // 14: routecast.v1.AgentStatus
+	(*Revocation)(nil),               // 15: routecast.v1.Revocation
+	(*RevokeIdentityRequest)(nil),    // 16: routecast.v1.RevokeIdentityRequest
+	(*RevokeIdentityResponse)(nil),   // 17: routecast.v1.RevokeIdentityResponse
+	(*UnrevokeIdentityRequest)(nil),  // 18: routecast.v1.UnrevokeIdentityRequest
+	(*UnrevokeIdentityResponse)(nil), // 19: routecast.v1.UnrevokeIdentityResponse
+	(*ListRevocationsRequest)(nil),   // 20: routecast.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),  // 21: routecast.v1.ListRevocationsResponse
+	(*Nack)(nil),                     // 22: routecast.v1.Nack
+	(*Change)(nil),                   // 23: routecast.v1.Change
+	(*ListChangesRequest)(nil),       // 24: routecast.v1.ListChangesRequest
+	(*ListChangesResponse)(nil),      // 25: routecast.v1.ListChangesResponse
+	nil,                              // 26: routecast.v1.GetStatusResponse.HandshakeRejectionsEntry
+	(*Route)(nil),                    // 27: routecast.v1.Route
+	(*Node)(nil),                     // 28: routecast.v1.Node
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(*ErrorDetail)(nil),              // 30: routecast.v1.ErrorDetail
 }
 var file_routecast_v1_admin_proto_depIdxs = []int32{
-	19, // 0: routecast.v1.PutRouteRequest.route:type_name -> routecast.v1.Route
-	19, // 1: routecast.v1.PutRouteResponse.route:type_name -> routecast.v1.Route
-	19, // 2: routecast.v1.GetRouteResponse.route:type_name -> routecast.v1.Route
-	19, // 3: routecast.v1.ListRoutesResponse.routes:type_name -> routecast.v1.Route
-	19, // 4: routecast.v1.ApplyRoutesRequest.puts:type_name -> routecast.v1.Route
+	27, // 0: routecast.v1.PutRouteRequest.route:type_name -> routecast.v1.Route
+	27, // 1: routecast.v1.PutRouteResponse.route:type_name -> routecast.v1.Route
+	27, // 2: routecast.v1.GetRouteResponse.route:type_name -> routecast.v1.Route
+	27, // 3: routecast.v1.ListRoutesResponse.routes:type_name -> routecast.v1.Route
+	27, // 4: routecast.v1.ApplyRoutesRequest.puts:type_name -> routecast.v1.Route
 	13, // 5: routecast.v1.GetStatusResponse.scopes:type_name -> routecast.v1.ScopeStatus
 	14, // 6: routecast.v1.GetStatusResponse.agents:type_name -> routecast.v1.AgentStatus
-	20, // 7: routecast.v1.AgentStatus.node:type_name -> routecast.v1.Node
-	21, // 8: routecast.v1.AgentStatus.connected_at:type_name -> google.protobuf.Timestamp
-	15, // 9: routecast.v1.AgentStatus.last_nack:type_name -> routecast.v1.Nack
-	22, // 10: routecast.v1.Nack.error_detail:type_name -> routecast.v1.ErrorDetail
-	21, // 11: routecast.v1.Nack.time:type_name -> google.protobuf.Timestamp
-	0,  // 12: routecast.v1.Change.kind:type_name -> routecast.v1.ChangeKind
-	19, // 13: routecast.v1.Change.route:type_name -> routecast.v1.Route
-	21, // 14: routecast.v1.Change.time:type_name -> google.protobuf.Timestamp
-	16, // 15: routecast.v1.ListChangesResponse.changes:type_name -> routecast.v1.Change
-	1,  // 16: routecast.v1.RouteAdminService.PutRoute:input_type -> routecast.v1.PutRouteRequest
-	3,  // 17: routecast.v1.RouteAdminService.DeleteRoute:input_type -> routecast.v1.DeleteRouteRequest
-	5,  // 18: routecast.v1.RouteAdminService.GetRoute:input_type -> routecast.v1.GetRouteRequest
-	7,  // 19: routecast.v1.RouteAdminService.ListRoutes:input_type -> routecast.v1.ListRoutesRequest
-	9,  // 20: routecast.v1.RouteAdminService.ApplyRoutes:input_type -> routecast.v1.ApplyRoutesRequest
-	11, // 21: routecast.v1.RouteAdminService.GetStatus:input_type -> routecast.v1.GetStatusRequest
-	17, // 22: routecast.v1.RouteAdminService.ListChanges:input_type -> routecast.v1.ListChangesRequest
-	2,  // 23: routecast.v1.RouteAdminService.PutRoute:output_type -> routecast.v1.PutRouteResponse
-	4,  // 24: routecast.v1.RouteAdminService.DeleteRoute:output_type -> routecast.v1.DeleteRouteResponse
-	6,  // 25: routecast.v1.RouteAdminService.GetRoute:output_type -> routecast.v1.GetRouteResponse
-	8,  // 26: routecast.v1.RouteAdminService.ListRoutes:output_type -> routecast.v1.ListRoutesResponse
-	10, // 27: routecast.v1.RouteAdminService.ApplyRoutes:output_type -> routecast.v1.ApplyRoutesResponse
-	12, // 28: routecast.v1.RouteAdminService.GetStatus:output_type -> routecast.v1.GetStatusResponse
-	18, // 29: routecast.v1.RouteAdminService.ListChanges:output_type -> routecast.v1.ListChangesResponse
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	26, // 7: routecast.v1.GetStatusResponse.handshake_rejections:type_name -> routecast.v1.GetStatusResponse.HandshakeRejectionsEntry
+	28, // 8: routecast.v1.AgentStatus.node:type_name -> routecast.v1.Node
+	29, // 9: routecast.v1.AgentStatus.connected_at:type_name -> google.protobuf.Timestamp
+	22, // 10: routecast.v1.AgentStatus.last_nack:type_name -> routecast.v1.Nack
+	29, // 11: routecast.v1.AgentStatus.cert_expiry:type_name -> google.protobuf.Timestamp
+	29, // 12: routecast.v1.Revocation.time:type_name -> google.protobuf.Timestamp
+	15, // 13: routecast.v1.RevokeIdentityResponse.revocation:type_name -> routecast.v1.Revocation
+	15, // 14: routecast.v1.ListRevocationsResponse.revocations:type_name -> routecast.v1.Revocation
+	30, // 15: routecast.v1.Nack.error_detail:type_name -> routecast.v1.ErrorDetail
+	29, // 16: routecast.v1.Nack.time:type_name -> google.protobuf.Timestamp
+	0,  // 17: routecast.v1.Change.kind:type_name -> routecast.v1.ChangeKind
+	27, // 18: routecast.v1.Change.route:type_name -> routecast.v1.Route
+	29, // 19: routecast.v1.Change.time:type_name -> google.protobuf.Timestamp
+	23, // 20: routecast.v1.ListChangesResponse.changes:type_name -> routecast.v1.Change
+	1,  // 21: routecast.v1.RouteAdminService.PutRoute:input_type -> routecast.v1.PutRouteRequest
+	3,  // 22: routecast.v1.RouteAdminService.DeleteRoute:input_type -> routecast.v1.DeleteRouteRequest
+	5,  // 23: routecast.v1.RouteAdminService.GetRoute:input_type -> routecast.v1.GetRouteRequest
+	7,  // 24: routecast.v1.RouteAdminService.ListRoutes:input_type -> routecast.v1.ListRoutesRequest
+	9,  // 25: routecast.v1.RouteAdminService.ApplyRoutes:input_type -> routecast.v1.ApplyRoutesRequest
+	11, // 26: routecast.v1.RouteAdminService.GetStatus:input_type -> routecast.v1.GetStatusRequest
+	24, // 27: routecast.v1.RouteAdminService.ListChanges:input_type -> routecast.v1.ListChangesRequest
+	16, // 28: routecast.v1.RouteAdminService.RevokeIdentity:input_type -> routecast.v1.RevokeIdentityRequest
+	18, // 29: routecast.v1.RouteAdminService.UnrevokeIdentity:input_type -> routecast.v1.UnrevokeIdentityRequest
+	20, // 30: routecast.v1.RouteAdminService.ListRevocations:input_type -> routecast.v1.ListRevocationsRequest
+	2,  // 31: routecast.v1.RouteAdminService.PutRoute:output_type -> routecast.v1.PutRouteResponse
+	4,  // 32: routecast.v1.RouteAdminService.DeleteRoute:output_type -> routecast.v1.DeleteRouteResponse
+	6,  // 33: routecast.v1.RouteAdminService.GetRoute:output_type -> routecast.v1.GetRouteResponse
+	8,  // 34: routecast.v1.RouteAdminService.ListRoutes:output_type -> routecast.v1.ListRoutesResponse
+	10, // 35: routecast.v1.RouteAdminService.ApplyRoutes:output_type -> routecast.v1.ApplyRoutesResponse
+	12, // 36: routecast.v1.RouteAdminService.GetStatus:output_type -> routecast.v1.GetStatusResponse
+	25, // 37: routecast.v1.RouteAdminService.ListChanges:output_type -> routecast.v1.ListChangesResponse
+	17, // 38: routecast.v1.RouteAdminService.RevokeIdentity:output_type -> routecast.v1.RevokeIdentityResponse
+	19, // 39: routecast.v1.RouteAdminService.UnrevokeIdentity:output_type -> routecast.v1.UnrevokeIdentityResponse
+	21, // 40: routecast.v1.RouteAdminService.ListRevocations:output_type -> routecast.v1.ListRevocationsResponse
+	31, // [31:41] is the sub-list for method output_type
+	21, // [21:31] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_routecast_v1_admin_proto_init() }
@@ -1512,13 +2015,17 @@ func file_routecast_v1_admin_proto_init() {
 	}
 	file_routecast_v1_discovery_proto_init()
 	file_routecast_v1_route_proto_init()
+	file_routecast_v1_admin_proto_msgTypes[14].OneofWrappers = []any{
+		(*Revocation_SpiffeId)(nil),
+		(*Revocation_Serial)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_routecast_v1_admin_proto_rawDesc), len(file_routecast_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

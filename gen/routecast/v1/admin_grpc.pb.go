@@ -19,13 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RouteAdminService_PutRoute_FullMethodName    = "/routecast.v1.RouteAdminService/PutRoute"
-	RouteAdminService_DeleteRoute_FullMethodName = "/routecast.v1.RouteAdminService/DeleteRoute"
-	RouteAdminService_GetRoute_FullMethodName    = "/routecast.v1.RouteAdminService/GetRoute"
-	RouteAdminService_ListRoutes_FullMethodName  = "/routecast.v1.RouteAdminService/ListRoutes"
-	RouteAdminService_ApplyRoutes_FullMethodName = "/routecast.v1.RouteAdminService/ApplyRoutes"
-	RouteAdminService_GetStatus_FullMethodName   = "/routecast.v1.RouteAdminService/GetStatus"
-	RouteAdminService_ListChanges_FullMethodName = "/routecast.v1.RouteAdminService/ListChanges"
+	RouteAdminService_PutRoute_FullMethodName         = "/routecast.v1.RouteAdminService/PutRoute"
+	RouteAdminService_DeleteRoute_FullMethodName      = "/routecast.v1.RouteAdminService/DeleteRoute"
+	RouteAdminService_GetRoute_FullMethodName         = "/routecast.v1.RouteAdminService/GetRoute"
+	RouteAdminService_ListRoutes_FullMethodName       = "/routecast.v1.RouteAdminService/ListRoutes"
+	RouteAdminService_ApplyRoutes_FullMethodName      = "/routecast.v1.RouteAdminService/ApplyRoutes"
+	RouteAdminService_GetStatus_FullMethodName        = "/routecast.v1.RouteAdminService/GetStatus"
+	RouteAdminService_ListChanges_FullMethodName      = "/routecast.v1.RouteAdminService/ListChanges"
+	RouteAdminService_RevokeIdentity_FullMethodName   = "/routecast.v1.RouteAdminService/RevokeIdentity"
+	RouteAdminService_UnrevokeIdentity_FullMethodName = "/routecast.v1.RouteAdminService/UnrevokeIdentity"
+	RouteAdminService_ListRevocations_FullMethodName  = "/routecast.v1.RouteAdminService/ListRevocations"
 )
 
 // RouteAdminServiceClient is the client API for RouteAdminService service.
@@ -53,6 +56,14 @@ type RouteAdminServiceClient interface {
 	// ListChanges reads the change log: who put or deleted which route at
 	// which revision.
 	ListChanges(ctx context.Context, in *ListChangesRequest, opts ...grpc.CallOption) (*ListChangesResponse, error)
+	// RevokeIdentity refuses a workload identity, by SPIFFE ID or by
+	// certificate serial, on every replica: its open streams end at once and
+	// its new handshakes and calls are refused. Routes are not touched.
+	RevokeIdentity(ctx context.Context, in *RevokeIdentityRequest, opts ...grpc.CallOption) (*RevokeIdentityResponse, error)
+	// UnrevokeIdentity lifts a revocation.
+	UnrevokeIdentity(ctx context.Context, in *UnrevokeIdentityRequest, opts ...grpc.CallOption) (*UnrevokeIdentityResponse, error)
+	// ListRevocations lists every revocation in force.
+	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 }
 
 type routeAdminServiceClient struct {
@@ -133,6 +144,36 @@ func (c *routeAdminServiceClient) ListChanges(ctx context.Context, in *ListChang
 	return out, nil
 }
 
+func (c *routeAdminServiceClient) RevokeIdentity(ctx context.Context, in *RevokeIdentityRequest, opts ...grpc.CallOption) (*RevokeIdentityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeIdentityResponse)
+	err := c.cc.Invoke(ctx, RouteAdminService_RevokeIdentity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routeAdminServiceClient) UnrevokeIdentity(ctx context.Context, in *UnrevokeIdentityRequest, opts ...grpc.CallOption) (*UnrevokeIdentityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnrevokeIdentityResponse)
+	err := c.cc.Invoke(ctx, RouteAdminService_UnrevokeIdentity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routeAdminServiceClient) ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRevocationsResponse)
+	err := c.cc.Invoke(ctx, RouteAdminService_ListRevocations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouteAdminServiceServer is the server API for RouteAdminService service.
 // All implementations must embed UnimplementedRouteAdminServiceServer
 // for forward compatibility.
@@ -158,6 +199,14 @@ type RouteAdminServiceServer interface {
 	// ListChanges reads the change log: who put or deleted which route at
 	// which revision.
 	ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error)
+	// RevokeIdentity refuses a workload identity, by SPIFFE ID or by
+	// certificate serial, on every replica: its open streams end at once and
+	// its new handshakes and calls are refused. Routes are not touched.
+	RevokeIdentity(context.Context, *RevokeIdentityRequest) (*RevokeIdentityResponse, error)
+	// UnrevokeIdentity lifts a revocation.
+	UnrevokeIdentity(context.Context, *UnrevokeIdentityRequest) (*UnrevokeIdentityResponse, error)
+	// ListRevocations lists every revocation in force.
+	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	mustEmbedUnimplementedRouteAdminServiceServer()
 }
 
@@ -188,6 +237,15 @@ func (UnimplementedRouteAdminServiceServer) GetStatus(context.Context, *GetStatu
 }
 func (UnimplementedRouteAdminServiceServer) ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListChanges not implemented")
+}
+func (UnimplementedRouteAdminServiceServer) RevokeIdentity(context.Context, *RevokeIdentityRequest) (*RevokeIdentityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeIdentity not implemented")
+}
+func (UnimplementedRouteAdminServiceServer) UnrevokeIdentity(context.Context, *UnrevokeIdentityRequest) (*UnrevokeIdentityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnrevokeIdentity not implemented")
+}
+func (UnimplementedRouteAdminServiceServer) ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRevocations not implemented")
 }
 func (UnimplementedRouteAdminServiceServer) mustEmbedUnimplementedRouteAdminServiceServer() {}
 func (UnimplementedRouteAdminServiceServer) testEmbeddedByValue()                           {}
@@ -336,6 +394,60 @@ func _RouteAdminService_ListChanges_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouteAdminService_RevokeIdentity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeIdentityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouteAdminServiceServer).RevokeIdentity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouteAdminService_RevokeIdentity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouteAdminServiceServer).RevokeIdentity(ctx, req.(*RevokeIdentityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RouteAdminService_UnrevokeIdentity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnrevokeIdentityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouteAdminServiceServer).UnrevokeIdentity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouteAdminService_UnrevokeIdentity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouteAdminServiceServer).UnrevokeIdentity(ctx, req.(*UnrevokeIdentityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RouteAdminService_ListRevocations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevocationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouteAdminServiceServer).ListRevocations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouteAdminService_ListRevocations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouteAdminServiceServer).ListRevocations(ctx, req.(*ListRevocationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RouteAdminService_ServiceDesc is the grpc.ServiceDesc for RouteAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -370,6 +482,18 @@ var RouteAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChanges",
 			Handler:    _RouteAdminService_ListChanges_Handler,
+		},
+		{
+			MethodName: "RevokeIdentity",
+			Handler:    _RouteAdminService_RevokeIdentity_Handler,
+		},
+		{
+			MethodName: "UnrevokeIdentity",
+			Handler:    _RouteAdminService_UnrevokeIdentity_Handler,
+		},
+		{
+			MethodName: "ListRevocations",
+			Handler:    _RouteAdminService_ListRevocations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
@@ -40,6 +41,7 @@ func Run(t *testing.T, o Opener) {
 		{"ScopesAndChanges", testScopesAndChanges},
 		{"SubscribeSeesEveryCommit", testSubscribe},
 		{"Reopen", testReopen},
+		{"Revocations", testRevocations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, o) })
@@ -331,5 +333,63 @@ func testReopen(t *testing.T, o Opener) {
 	res := apply(t, s, "a/b", store.Batch{Deletes: []string{"x"}})
 	if res.Revision != 3 {
 		t.Errorf("revision of first batch after reopen = %d, want 3", res.Revision)
+	}
+}
+
+// testRevocations checks that revocations are stored, replaced, listed,
+// watched and lifted without touching routes.
+func testRevocations(t *testing.T, o Opener) {
+	s := o.Open(t)
+	ctx := context.Background()
+	apply(t, s, "a/b", store.Batch{Puts: []*routecastv1.Route{Route("x", "/x")}})
+	lists := make(chan []*routecastv1.Revocation, 10)
+	initial, cancel, err := s.WatchRevocations(ctx, func(l []*routecastv1.Revocation) { lists <- l })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	if len(initial) != 0 {
+		t.Fatalf("initial revocations = %v, want none", initial)
+	}
+
+	byID := &routecastv1.Revocation{Target: &routecastv1.Revocation_SpiffeId{SpiffeId: "spiffe://t/agent/a"}, Reason: "lost laptop", Actor: "spiffe://t/op"}
+	bySerial := &routecastv1.Revocation{Target: &routecastv1.Revocation_Serial{Serial: "1f"}, Reason: "key leaked"}
+	for _, r := range []*routecastv1.Revocation{bySerial, byID} {
+		if err := s.Revoke(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replaced := proto.Clone(byID).(*routecastv1.Revocation)
+	replaced.Reason = "stolen laptop"
+	if err := s.Revoke(ctx, replaced); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Revocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*routecastv1.Revocation{replaced, bySerial}, got, protocmp.Transform()); diff != "" {
+		t.Errorf("Revocations (-want +got):\n%s", diff)
+	}
+	for i := range 3 {
+		if l := <-lists; i == 2 && len(l) != 2 {
+			t.Errorf("third watched list has %d revocations, want 2", len(l))
+		}
+	}
+
+	if err := s.Unrevoke(ctx, store.TargetOf(bySerial)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unrevoke(ctx, store.TargetOf(bySerial)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second Unrevoke: err = %v, want ErrNotFound", err)
+	}
+	if l := <-lists; len(l) != 1 || l[0].GetSpiffeId() != "spiffe://t/agent/a" {
+		t.Errorf("watched list after Unrevoke = %v", l)
+	}
+	if err := s.Revoke(ctx, &routecastv1.Revocation{Reason: "nothing"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Revoke without a target: err = %v, want ErrInvalid", err)
+	}
+	if rev, _ := s.Revision(ctx); rev != 1 {
+		t.Errorf("revision after revocations = %d, want 1: revocations must not touch routes", rev)
 	}
 }

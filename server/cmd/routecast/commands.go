@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -244,16 +246,30 @@ func statusCommand() command {
 				fmt.Fprintf(tw, "%s\t%d\t%d\n", s.GetScope(), s.GetRoutes(), s.GetRevision())
 			}
 			fmt.Fprintln(tw)
-			fmt.Fprintln(tw, "AGENT\tSCOPE\tSPIFFE ID\tACKED\tIN SYNC\tUPDATES\tROUTES SENT\tLAST NACK")
+			fmt.Fprintln(tw, "AGENT\tSCOPE\tSPIFFE ID\tACKED\tIN SYNC\tUPDATES\tROUTES SENT\tCERT EXPIRES\tLAST NACK")
 			for _, a := range resp.GetAgents() {
 				nack := "-"
 				if n := a.GetLastNack(); n != nil {
 					nack = fmt.Sprintf("rev %d: %s", n.GetRevision(), n.GetErrorDetail().GetMessage())
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%d\t%s\n", a.GetNode().GetId(), a.GetScope(), a.GetSpiffeId(),
-					a.GetAckedRevision(), a.GetInSync(), a.GetUpdatesSent(), a.GetRoutesSent(), nack)
+				expiry := a.GetCertExpiry().AsTime().UTC().Format(time.RFC3339)
+				if a.GetCertExpiresSoon() {
+					expiry += " (soon)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\t%d\t%s\t%s\n", a.GetNode().GetId(), a.GetScope(), a.GetSpiffeId(),
+					a.GetAckedRevision(), a.GetInSync(), a.GetUpdatesSent(), a.GetRoutesSent(), expiry, nack)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if r := resp.GetHandshakeRejections(); len(r) > 0 {
+				fmt.Fprintf(c.out, "\nrefused handshakes:")
+				for _, reason := range slices.Sorted(maps.Keys(r)) {
+					fmt.Fprintf(c.out, " %s=%d", reason, r[reason])
+				}
+				fmt.Fprintln(c.out)
+			}
+			return nil
 		},
 	}
 }

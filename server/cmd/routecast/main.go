@@ -28,6 +28,11 @@ commands:
   delete NAME --scope S     delete one route
   history [--scope S]       show the change log
   status                    show the revision, scopes and connected agents
+  revoke --spiffe-id ID | --serial S --reason R
+                            refuse a workload identity or one certificate
+  unrevoke --spiffe-id ID | --serial S
+                            lift a revocation
+  revocations               list the revocations in force
 
 Every command takes the connection flags --server, --cert, --key and --ca,
 which default to $ROUTECAST_SERVER, $ROUTECAST_CERT, $ROUTECAST_KEY and
@@ -47,6 +52,10 @@ var commands = map[string]func() command{
 	"delete":  deleteCommand,
 	"history": historyCommand,
 	"status":  statusCommand,
+
+	"revoke":      revokeCommand,
+	"unrevoke":    unrevokeCommand,
+	"revocations": revocationsCommand,
 }
 
 func main() {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/routecast/routecast/pkg/atomicfile"
 	"github.com/routecast/routecast/pkg/identity"
@@ -25,11 +26,18 @@ type serveConfig struct {
 	Listen string
 	// DataDir holds the bbolt file routes.db.
 	DataDir string
-	// Cert and Key are the server's X.509-SVID; CA is the trust bundle
-	// that client certificates must chain to.
-	Cert, Key, CA string
-	// Policy is the YAML policy file.
+	// Identity is the server's X.509-SVID and trust bundle: PEM files or
+	// a Workload API socket.
+	Identity identity.Config
+	// Policy is the YAML policy file, reloaded when it changes.
 	Policy string
+	// PolicyInterval is how often the policy file is checked for changes.
+	PolicyInterval time.Duration
+	// MaxCertLifetime refuses client certificates valid for longer; zero
+	// means no limit.
+	MaxCertLifetime time.Duration
+	// CertExpiryWarning flags agents whose certificates expire sooner.
+	CertExpiryWarning time.Duration
 	// AddrFile, when set, receives the bound address once the port is
 	// open: useful with -listen 127.0.0.1:0.
 	AddrFile string
@@ -42,10 +50,14 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("routecastd serve", flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:7443", "`address` of the mTLS port (discovery, admin, health, reflection)")
 	fs.StringVar(&c.DataDir, "data-dir", "", "`directory` of the bbolt store (required)")
-	fs.StringVar(&c.Cert, "cert", "", "server certificate `file` (PEM, X.509-SVID)")
-	fs.StringVar(&c.Key, "key", "", "server private key `file` (PEM)")
-	fs.StringVar(&c.CA, "ca", "", "trust bundle `file` (PEM): CAs that sign client certificates")
-	fs.StringVar(&c.Policy, "policy", "", "policy `file` (YAML); deny everything when unset")
+	fs.StringVar(&c.Identity.Cert, "cert", "", "server certificate `file` (PEM, X.509-SVID); reloaded when it changes")
+	fs.StringVar(&c.Identity.Key, "key", "", "server private key `file` (PEM)")
+	fs.StringVar(&c.Identity.Bundle, "ca", "", "trust bundle `file` (PEM): CAs that sign client certificates")
+	fs.StringVar(&c.Identity.Socket, "spiffe-socket", "", "take the SVID and bundle from this Workload API `address` (unix:///...) instead of files")
+	fs.StringVar(&c.Policy, "policy", "", "policy `file` (YAML), reloaded when it changes; deny everything when unset")
+	fs.DurationVar(&c.PolicyInterval, "policy-interval", time.Second, "how often to check the policy file for changes")
+	fs.DurationVar(&c.MaxCertLifetime, "max-cert-lifetime", 0, "refuse client certificates valid for longer than this (0: no limit)")
+	fs.DurationVar(&c.CertExpiryWarning, "cert-expiry-warning", server.DefaultCertExpiryWarning, "flag agents whose certificates expire within this")
 	fs.StringVar(&c.AddrFile, "addr-file", "", "write the bound address to this `file` once listening")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -54,10 +66,8 @@ func parseServe(args []string) (*serveConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	for name, v := range map[string]string{"-data-dir": c.DataDir, "-cert": c.Cert, "-key": c.Key, "-ca": c.CA} {
-		if v == "" {
-			return nil, fmt.Errorf("serve: %s is required", name)
-		}
+	if c.DataDir == "" {
+		return nil, errors.New("serve: -data-dir is required")
 	}
 	return c, nil
 }
@@ -75,6 +85,8 @@ func serve(args []string) error {
 		return fmt.Errorf("serve: -log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	pol := &policy.Policy{}
 	if c.Policy != "" {
@@ -82,10 +94,11 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	src, err := identity.NewFileSource(c.Cert, c.Key, c.CA)
+	id, closeID, err := identity.Open(ctx, c.Identity)
 	if err != nil {
-		return err
+		return fmt.Errorf("serve: %w", err)
 	}
+	defer closeID()
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("serve: -data-dir: %w", err)
 	}
@@ -95,24 +108,21 @@ func serve(args []string) error {
 	}
 	defer st.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	holder := policy.NewHolder(pol)
-	srv, err := server.New(ctx, server.Config{Store: st, TLS: identity.ServerTLSConfig(src, identity.ServerOptions{}), Policy: holder, Logger: log})
+	srv, err := server.New(ctx, server.Config{
+		Store: st, Identity: id, Policy: policy.NewHolder(pol), Logger: log,
+		MaxCertLifetime: c.MaxCertLifetime, CertExpiryWarning: c.CertExpiryWarning,
+	})
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", c.Listen)
+	lis, err := listen(c)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
-	if c.AddrFile != "" {
-		if _, err := atomicfile.Write(c.AddrFile, []byte(lis.Addr().String()+"\n"), 0o644); err != nil {
-			lis.Close()
-			return fmt.Errorf("serve: -addr-file: %w", err)
-		}
+	if c.Policy != "" {
+		go srv.WatchPolicyFile(ctx, c.Policy, c.PolicyInterval)
 	}
-	log.Info("routecastd starting", slog.String("spiffe_id", src.ID().String()), slog.String("data_dir", c.DataDir))
+	log.Info("routecastd starting", slog.String("spiffe_id", id.ID().String()), slog.String("data_dir", c.DataDir))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	select {
@@ -123,4 +133,19 @@ func serve(args []string) error {
 	log.Info("shutting down")
 	srv.GracefulStop()
 	return <-errc
+}
+
+// listen opens the port and writes its address to -addr-file.
+func listen(c *serveConfig) (net.Listener, error) {
+	lis, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if c.AddrFile != "" {
+		if _, err := atomicfile.Write(c.AddrFile, []byte(lis.Addr().String()+"\n"), 0o644); err != nil {
+			lis.Close()
+			return nil, fmt.Errorf("serve: -addr-file: %w", err)
+		}
+	}
+	return lis, nil
 }
