@@ -30,6 +30,11 @@ const (
 	logKeyRevision  = "revision"
 )
 
+// maxResponseBytes is the largest response the agent accepts. The server
+// splits updates at 1 MiB by default, but a single route larger than its
+// budget travels alone.
+const maxResponseBytes = 16 << 20
+
 // Config configures an Agent. Servers, Scope, OutDir, StateDir and TLS are
 // required.
 type Config struct {
@@ -230,6 +235,7 @@ func (a *Agent) runStream(ctx context.Context, addr string) (gotData bool, err e
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(a.cfg.TLS)),
 		grpc.WithKeepaliveParams(a.cfg.Keepalive),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes)),
 	)
 	if err != nil {
 		return false, err
@@ -276,6 +282,9 @@ func (a *Agent) runStream(ctx context.Context, addr string) (gotData bool, err e
 type partial struct {
 	state            *state
 	upserts, removed int
+	// failed is why an earlier part was rejected: the rest of the update
+	// is rejected with it, so that it is applied whole or not at all.
+	failed error
 }
 
 // apply applies one response on top of the held state (or of the parts
@@ -285,11 +294,15 @@ func (a *Agent) apply(resp *routecastv1.StreamRoutesResponse, pending *partial) 
 	if pending == nil {
 		pending = &partial{state: a.state.clone()}
 	}
-	err := a.merge(pending.state, resp)
+	err := pending.failed
+	if err == nil {
+		err = a.merge(pending.state, resp)
+	}
 	pending.upserts += len(resp.GetRoutes())
 	pending.removed += len(resp.GetRemoved())
-	if err == nil && resp.GetMore() {
-		return pending, nil
+	if resp.GetMore() {
+		pending.failed = err
+		return pending, err
 	}
 	ev := Event{Revision: resp.GetRevision(), Upserts: pending.upserts, Removed: pending.removed, Err: err}
 	if err == nil {

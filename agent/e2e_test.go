@@ -538,3 +538,60 @@ func TestEndToEnd_ServerStopResumes(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEnd_RejectedPartRejectsWholeUpdate checks that when one part of
+// a split update is rejected the agent rejects the rest too, writes
+// nothing, and the server reports the stream out of sync until the routes
+// are sent again.
+func TestEndToEnd_RejectedPartRejectsWholeUpdate(t *testing.T) {
+	e := newEnvWith(t, servertest.Config{MaxUpdateBytes: 4 << 10})
+	ctx := context.Background()
+	adm := e.Admin("/operator/alice")
+	tmpl := filepath.Join(e.Dir, "check.tmpl")
+	if err := os.WriteFile(tmpl, []byte(`{{range .Routes}}{{if eq .Owner "forbidden-team"}}{{fail "forbidden"}}{{end}}{{end}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var puts []*routecastv1.Route
+	for i := range 200 {
+		name := fmt.Sprintf("route-%03d", i)
+		puts = append(puts, route(name, "/"+name, "https://"+name+".internal:8443"))
+	}
+	puts[0].Owner = "forbidden-team" // in the first part
+	if _, err := adm.ApplyRoutes(ctx, &routecastv1.ApplyRoutesRequest{Scope: "payments/staging", Puts: puts}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.Dir, "out")
+	cfg := agent.Config{
+		Scope: "payments/staging", OutDir: out, StateDir: filepath.Join(e.Dir, "state"),
+		TLS: e.ClientTLS("/agent/payments/host-1"), Node: &routecastv1.Node{Id: "host-1"},
+		Templates: []agent.Template{{Source: tmpl, Output: "check.txt"}},
+	}
+	a := e.startAgent(cfg)
+	if ev := a.next(t); ev.Err == nil || ev.Upserts != 200 || ev.Routes != 0 {
+		t.Fatalf("split update with a forbidden route = %+v, want all 200 routes rejected", ev)
+	}
+	if _, err := os.Stat(filepath.Join(out, "routes.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("routes.json written for a rejected update (stat: %v)", err)
+	}
+	// Once the route is fixed, the change alone arrives; the server has
+	// taken the NACK by then (it sends the next update only after an
+	// answer), and counts the other 199 routes as missing from the agent,
+	// those of the ACKed parts included.
+	puts[0].Owner = ""
+	if _, err := adm.PutRoute(ctx, &routecastv1.PutRouteRequest{Scope: "payments/staging", Route: puts[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := a.next(t); ev.Err != nil || ev.Upserts != 1 || ev.Routes != 1 {
+		t.Fatalf("update with the fixed route = %+v, want it applied alone", ev)
+	}
+	if st := agentStatus(t, adm, "host-1"); st.GetInSync() || st.GetRejectedNames() != 199 {
+		t.Errorf("after the fix: in_sync, rejected_names = %v, %d; want false, 199", st.GetInSync(), st.GetRejectedNames())
+	}
+
+	// A reconnect sends what the agent lacks.
+	a.stop(nil)
+	a = e.startAgent(cfg)
+	if ev := a.next(t); ev.Err != nil || ev.Routes != 200 || ev.Upserts != 199 {
+		t.Fatalf("update after a reconnect = %+v, want the 199 missing routes, 200 held", ev)
+	}
+}

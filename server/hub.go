@@ -159,6 +159,15 @@ func (u *update) split(maxBytes int) []string {
 	return nil
 }
 
+// names returns the names of the update's routes and removals.
+func (u *update) names() []string {
+	out := make([]string, 0, len(u.routes)+len(u.removed))
+	for _, e := range u.routes {
+		out = append(out, e.name)
+	}
+	return append(out, u.removed...)
+}
+
 // cut keeps routes[:r] and removed[:m] and returns the names of the rest.
 func (u *update) cut(r, m int) []string {
 	var rest []string

@@ -38,6 +38,8 @@ type stream struct {
 	lastSent uint64              // guarded by mu: nonce counter
 	acked    uint64              // guarded by mu: revision of the last ACK
 	nacked   bool                // guarded by mu: the latest answer was a NACK
+	rejected map[string]struct{} // guarded by mu: names whose sent version was NACKed and not superseded
+	parts    []string            // guarded by mu: names in the ACKed parts of an unfinished split update
 	lastNack *routecastv1.Nack   // guarded by mu
 	stats    streamStats         // guarded by mu
 	ended    bool                // guarded by mu: end was called
@@ -127,6 +129,12 @@ func (st *stream) next(h *hub) *update {
 		return nil
 	}
 	st.dirty = nil
+	for _, e := range u.routes {
+		delete(st.rejected, e.name)
+	}
+	for _, n := range u.removed {
+		delete(st.rejected, n)
+	}
 	if rest := u.split(st.maxBytes); len(rest) > 0 {
 		st.dirty = make(map[string]struct{}, len(rest))
 		for _, n := range rest {
@@ -164,19 +172,38 @@ func (st *stream) answer(nonce string, nack *routecastv1.ErrorDetail, now time.T
 		return ackStale, nil
 	}
 	st.inflight = nil
-	if nack != nil {
+	switch {
+	case nack != nil:
+		// The client applies a split update whole or not at all, so a
+		// NACK of any part rejects the parts it ACKed before, too.
 		st.nacked = true
 		st.lastNack = &routecastv1.Nack{
 			Nonce: nonce, Revision: u.revision, ErrorDetail: nack, Time: timestamppb.New(now),
 		}
-	} else {
+		st.reject(append(st.parts, u.names()...))
+		st.parts = nil
+	case u.more:
+		st.parts = append(st.parts, u.names()...)
+	default:
 		st.nacked = false
 		st.acked = u.revision
+		st.parts = nil
 	}
 	if len(st.dirty) > 0 {
 		st.signal()
 	}
 	return ackApplied, u
+}
+
+// reject records names whose sent versions the client does not hold.
+// Callers hold st.mu.
+func (st *stream) reject(names []string) {
+	if st.rejected == nil {
+		st.rejected = make(map[string]struct{})
+	}
+	for _, n := range names {
+		st.rejected[n] = struct{}{}
+	}
 }
 
 // status reports the stream for GetStatus.
@@ -190,12 +217,14 @@ func (st *stream) status() *routecastv1.AgentStatus {
 		PeerAddress:   st.peerAddr,
 		ConnectedAt:   timestamppb.New(st.connectedAt),
 		AckedRevision: st.acked,
-		InSync:        !st.pending && st.inflight == nil && len(st.dirty) == 0 && !st.nacked && st.lastSent > 0,
+		InSync: !st.pending && st.inflight == nil && len(st.dirty) == 0 && !st.nacked &&
+			len(st.rejected) == 0 && st.lastSent > 0,
 		UpdatesSent:   st.stats.updates,
 		RoutesSent:    st.stats.routes,
 		RemovalsSent:  st.stats.removals,
 		LastNack:      st.lastNack,
 		PendingNames:  uint32(len(st.dirty)),
+		RejectedNames: uint32(len(st.rejected)),
 		CertSerial:    st.certSerial,
 		CertExpiry:    timestamppb.New(st.certExpiry),
 	}

@@ -900,8 +900,9 @@ type AgentStatus struct {
 	ConnectedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=connected_at,json=connectedAt,proto3" json:"connected_at,omitempty"`
 	// Revision of the latest response the client acknowledged.
 	AckedRevision uint64 `protobuf:"varint,6,opt,name=acked_revision,json=ackedRevision,proto3" json:"acked_revision,omitempty"`
-	// True when the client acknowledged the current revision of its scope and
-	// nothing is pending for it.
+	// True when the client acknowledged the current revision of its scope,
+	// nothing is pending for it, and it holds every route it was sent: no
+	// rejected version is waiting to be superseded.
 	InSync bool `protobuf:"varint,7,opt,name=in_sync,json=inSync,proto3" json:"in_sync,omitempty"`
 	// Responses sent on the stream.
 	UpdatesSent uint64 `protobuf:"varint,8,opt,name=updates_sent,json=updatesSent,proto3" json:"updates_sent,omitempty"`
@@ -922,8 +923,12 @@ type AgentStatus struct {
 	// True when the certificate expires within the server's warning
 	// threshold (--cert-expiry-warning).
 	CertExpiresSoon bool `protobuf:"varint,15,opt,name=cert_expires_soon,json=certExpiresSoon,proto3" json:"cert_expires_soon,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Names whose latest version the client rejected (NACKed) and that no
+	// later update has superseded: the client lacks them. A reconnect, or a
+	// new change to each, clears them.
+	RejectedNames uint32 `protobuf:"varint,16,opt,name=rejected_names,json=rejectedNames,proto3" json:"rejected_names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -1059,6 +1064,13 @@ func (x *AgentStatus) GetCertExpiresSoon() bool {
 		return x.CertExpiresSoon
 	}
 	return false
+}
+
+func (x *AgentStatus) GetRejectedNames() uint32 {
+	if x != nil {
+		return x.RejectedNames
+	}
+	return 0
 }
 
 // Revocation refuses one workload identity or one certificate.
@@ -1828,7 +1840,7 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\vScopeStatus\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x16\n" +
 	"\x06routes\x18\x02 \x01(\x05R\x06routes\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x04R\brevision\"\xd3\x04\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"\xfa\x04\n" +
 	"\vAgentStatus\x12&\n" +
 	"\x04node\x18\x01 \x01(\v2\x12.routecast.v1.NodeR\x04node\x12\x1b\n" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\x12\x14\n" +
@@ -1848,7 +1860,8 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"certSerial\x12;\n" +
 	"\vcert_expiry\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"certExpiry\x12*\n" +
-	"\x11cert_expires_soon\x18\x0f \x01(\bR\x0fcertExpiresSoon\"\xad\x01\n" +
+	"\x11cert_expires_soon\x18\x0f \x01(\bR\x0fcertExpiresSoon\x12%\n" +
+	"\x0erejected_names\x18\x10 \x01(\rR\rrejectedNames\"\xad\x01\n" +
 	"\n" +
 	"Revocation\x12\x1d\n" +
 	"\tspiffe_id\x18\x01 \x01(\tH\x00R\bspiffeId\x12\x18\n" +
