@@ -102,6 +102,7 @@ type Agent struct {
 	outDir   string
 	stateDir string
 	state    *state // owned by the Run goroutine
+	status   Status // owned by the Run goroutine
 }
 
 // New checks the configuration, refuses protected output paths, prepares
@@ -196,15 +197,20 @@ func (a *Agent) prepare() error {
 // It returns nil when ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	delay := a.cfg.Backoff.Initial
+	defer func() { a.setStatus(statusStopped, "", nil) }()
 	for attempt := 0; ; attempt++ {
 		addr := a.cfg.Servers[attempt%len(a.cfg.Servers)]
+		a.setStatus(statusConnecting, addr, nil)
 		gotData, err := a.runStream(ctx, addr)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if isFinal(err) {
-			return fmt.Errorf("agent: %s: %s", addr, status.Convert(err).Message())
+			err = fmt.Errorf("agent: %s: %s", addr, status.Convert(err).Message())
+			a.setStatus(statusRefused, addr, err)
+			return err
 		}
+		a.setStatus(statusDisconnected, addr, errors.New(status.Convert(err).Message()))
 		if gotData {
 			delay = a.cfg.Backoff.Initial
 		}
@@ -267,6 +273,9 @@ func (a *Agent) runStream(ctx context.Context, addr string) (gotData bool, err e
 		if err != nil {
 			return gotData, err
 		}
+		if !gotData {
+			a.setStatus(statusConnected, addr, nil)
+		}
 		gotData = true
 		ack := &routecastv1.StreamRoutesRequest{ResponseNonce: resp.GetNonce()}
 		if pending, err = a.apply(resp, pending); err != nil {
@@ -313,7 +322,10 @@ func (a *Agent) apply(resp *routecastv1.StreamRoutesResponse, pending *partial) 
 	if err != nil {
 		a.log.Error("update rejected; keeping last good files", slog.Uint64(logKeyRevision, resp.GetRevision()),
 			slog.String("error", err.Error()))
+		a.status.LastError = "update rejected: " + err.Error()
+		a.writeStatus()
 	} else {
+		a.noteApplied()
 		a.log.Info("update applied", slog.Uint64(logKeyRevision, resp.GetRevision()),
 			slog.Int("upserts", ev.Upserts), slog.Int("removed", ev.Removed), slog.Int("routes", ev.Routes),
 			slog.Any("files_written", ev.Written))
