@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -109,17 +111,30 @@ func (r *renderer) render(s *state) (map[string][]byte, error) {
 	return out, nil
 }
 
-// writeOutputs writes each file into dir, skipping unchanged ones, and
-// returns the names it changed.
+// writeOutputs replaces the files in dir whose content changed, all or
+// none: every file is written and checked under a temporary name first,
+// and only then renamed into place. It returns the names it changed.
 func writeOutputs(dir string, files map[string][]byte) ([]string, error) {
-	var changed []string
-	for name, data := range files {
-		ok, err := atomicfile.Write(filepath.Join(dir, name), data, 0o644)
-		if err != nil {
-			return changed, err
+	pending := make([]*atomicfile.Pending, 0, len(files))
+	defer func() {
+		for _, p := range pending {
+			p.Abort()
 		}
-		if ok {
+	}()
+	var changed []string
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		p, err := atomicfile.Prepare(filepath.Join(dir, name), files[name], 0o644)
+		if err != nil {
+			return nil, err
+		}
+		pending = append(pending, p)
+		if p.Changed() {
 			changed = append(changed, name)
+		}
+	}
+	for _, p := range pending {
+		if err := p.Commit(); err != nil {
+			return changed, err
 		}
 	}
 	return changed, nil

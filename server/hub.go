@@ -33,8 +33,12 @@ type entry struct {
 
 // scopeState is what the hub holds for one scope.
 type scopeState struct {
-	routes  map[string]*entry
-	streams map[*stream]struct{}
+	// revision is that of the scope's latest change: what its streams
+	// report, so that a change elsewhere in the store changes nothing for
+	// them.
+	revision uint64
+	routes   map[string]*entry
+	streams  map[*stream]struct{}
 }
 
 // hub holds the current version of every route, encoded once, and the
@@ -56,6 +60,9 @@ func newHub(snap store.Snapshot) *hub {
 		for _, r := range routes {
 			s.routes[r.GetName()] = encodeEntry(r)
 		}
+	}
+	for scope, rev := range snap.ScopeRevisions {
+		h.scopeLocked(scope).revision = rev
 	}
 	return h
 }
@@ -85,6 +92,7 @@ func (h *hub) apply(c store.Commit) {
 	defer h.mu.Unlock()
 	h.revision = c.Revision
 	s := h.scopeLocked(c.Scope)
+	s.revision = c.Revision
 	for i, r := range c.Puts {
 		s.routes[r.GetName()] = entries[i]
 	}
@@ -112,7 +120,7 @@ func (h *hub) unregister(st *stream) {
 		return
 	}
 	delete(s.streams, st)
-	if len(s.streams) == 0 && len(s.routes) == 0 {
+	if len(s.streams) == 0 && len(s.routes) == 0 && s.revision == 0 {
 		delete(h.scopes, st.scope)
 	}
 }
@@ -212,11 +220,11 @@ func (u *update) encode(scope string) []byte {
 // initialUpdate computes the difference between what a new stream holds
 // and the hub's current state. Callers hold h.mu for reading.
 func (h *hub) initialUpdateLocked(st *stream, held map[string]uint64) *update {
-	u := &update{revision: h.revision}
+	u := &update{}
 	s := h.scopes[st.scope]
 	var routes map[string]*entry
 	if s != nil {
-		routes = s.routes
+		routes, u.revision = s.routes, s.revision
 	}
 	if st.names != nil {
 		for name := range st.names {
@@ -247,10 +255,10 @@ func (h *hub) initialUpdateLocked(st *stream, held map[string]uint64) *update {
 // dirtyUpdateLocked builds an update from the names changed since the last
 // one. Callers hold h.mu for reading.
 func (h *hub) dirtyUpdateLocked(st *stream, dirty map[string]struct{}) *update {
-	u := &update{revision: h.revision}
+	u := &update{}
 	var routes map[string]*entry
 	if s := h.scopes[st.scope]; s != nil {
-		routes = s.routes
+		routes, u.revision = s.routes, s.revision
 	}
 	for name := range dirty {
 		if e := routes[name]; e != nil {

@@ -385,9 +385,16 @@ func (s *Bolt) Subscribe(ctx context.Context, fn func(Commit)) (Snapshot, func()
 	if s.closed {
 		return Snapshot{}, nil, ErrClosed
 	}
-	snap := Snapshot{Scopes: make(map[string][]*routecastv1.Route)}
+	snap := Snapshot{Scopes: make(map[string][]*routecastv1.Route), ScopeRevisions: make(map[string]uint64)}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		snap.Revision = readRevision(tx)
+		err := tx.Bucket(scopeRevBucket).ForEach(func(k, v []byte) error {
+			snap.ScopeRevisions[string(k)] = readU64(v)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		scopes := tx.Bucket(scopesBucket)
 		return scopes.ForEachBucket(func(k []byte) error {
 			return scopes.Bucket(k).ForEach(func(_, v []byte) error {

@@ -145,6 +145,9 @@ type Snapshot struct {
 	Revision uint64
 	// Scopes maps each scope to its routes in name order.
 	Scopes map[string][]*routecastv1.Route
+	// ScopeRevisions maps every scope that ever changed, emptied ones
+	// included, to the revision of its latest change.
+	ScopeRevisions map[string]uint64
 }
 
 // ScopeInfo summarizes one scope.

@@ -295,8 +295,8 @@ func testSubscribe(t *testing.T, o Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Revision != 1 || len(snap.Scopes["a/b"]) != 1 {
-		t.Fatalf("snapshot = rev %d %v, want rev 1 with one route", snap.Revision, snap.Scopes)
+	if snap.Revision != 1 || len(snap.Scopes["a/b"]) != 1 || snap.ScopeRevisions["a/b"] != 1 {
+		t.Fatalf("snapshot = rev %d %v %v, want rev 1 with one route", snap.Revision, snap.Scopes, snap.ScopeRevisions)
 	}
 	apply(t, s, "a/b", store.Batch{Puts: []*routecastv1.Route{Route("y", "/y")}})
 	apply(t, s, "a/b", store.Batch{Puts: []*routecastv1.Route{Route("y", "/y")}}) // unchanged: no commit
