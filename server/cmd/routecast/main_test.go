@@ -186,3 +186,28 @@ func hasRow(table string, cols ...string) bool {
 	}
 	return false
 }
+
+// TestCLI_RevokeListUnrevoke runs the revocation commands.
+func TestCLI_RevokeListUnrevoke(t *testing.T) {
+	c := newCLI(t, "/operator/alice")
+	out := c.mustRun("revoke", "--spiffe-id", "spiffe://routecast.test/agent/payments/host-9", "--reason", "host retired")
+	if !strings.Contains(out, "revoked spiffe://routecast.test/agent/payments/host-9; 0 open streams ended") {
+		t.Errorf("revoke output: %s", out)
+	}
+	c.mustRun("revoke", "--serial", "0A:1B", "--reason", "key leaked")
+	out = c.mustRun("revocations")
+	if !hasRow(out, "spiffe://routecast.test/agent/payments/host-9", "*", "spiffe://routecast.test/operator/alice", "host", "retired") ||
+		!hasRow(out, "serial", "a1b", "*", "spiffe://routecast.test/operator/alice", "key", "leaked") {
+		t.Errorf("revocations output:\n%s", out)
+	}
+	c.mustRun("unrevoke", "--serial", "a1b")
+	if out = c.mustRun("revocations"); strings.Contains(out, "a1b") {
+		t.Errorf("revocations after unrevoke:\n%s", out)
+	}
+	if _, err := c.run("revoke", "--spiffe-id", "spiffe://routecast.test/x"); err == nil || !strings.Contains(err.Error(), "--reason") {
+		t.Errorf("revoke without a reason: err = %v", err)
+	}
+	if rev := c.revision(); rev != 0 {
+		t.Errorf("revocations changed the route revision to %d", rev)
+	}
+}
