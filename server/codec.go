@@ -5,12 +5,13 @@ import (
 	"google.golang.org/grpc/mem"
 )
 
-// rawMessage is a message that is already encoded. The server's codec
-// writes its bytes as they are, so a route encoded once can be sent to
-// every stream without being marshalled again.
-type rawMessage []byte
+// sharedMessage is a response already encoded, in pieces: the route frames
+// in it are the hub's shared bytes, so a route encoded once goes to every
+// stream without being marshalled or copied again. Its buffers are never
+// freed into a pool: the frames outlive every message.
+type sharedMessage mem.BufferSlice
 
-// codec is the proto codec, with rawMessage passed through.
+// codec is the proto codec, with sharedMessage passed through.
 type codec struct {
 	encoding.CodecV2
 }
@@ -21,8 +22,8 @@ func newCodec() codec {
 
 // Marshal implements encoding.CodecV2.
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
-	if raw, ok := v.(rawMessage); ok {
-		return mem.BufferSlice{mem.SliceBuffer(raw)}, nil
+	if m, ok := v.(sharedMessage); ok {
+		return mem.BufferSlice(m), nil
 	}
 	return c.CodecV2.Marshal(v)
 }

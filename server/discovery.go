@@ -119,7 +119,7 @@ func (d *discovery) send(ctx context.Context, ss routesStream, st *stream, log *
 		if u == nil {
 			continue
 		}
-		if err := ss.SendMsg(rawMessage(u.encode(st.scope))); err != nil {
+		if err := ss.SendMsg(u.message(st.scope)); err != nil {
 			return err
 		}
 		log.Debug("update sent", slog.Uint64(logKeyRevision, u.revision), slog.String("nonce", u.nonce),

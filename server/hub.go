@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -187,34 +188,39 @@ func (u *update) cut(r, m int) []string {
 	return rest
 }
 
-// encode assembles the response bytes from the shared route frames.
-func (u *update) encode(scope string) []byte {
-	size := len(scope) + len(u.nonce) + 32
-	for _, e := range u.routes {
-		size += len(e.frame)
-	}
+// message assembles the response from the shared route frames without
+// copying them: a small head (scope, revision), the frames as they are, and
+// a small tail (removals, nonce, more). Field order does not matter to a
+// protobuf decoder.
+func (u *update) message(scope string) sharedMessage {
+	head := make([]byte, 0, len(scope)+16)
+	head = protowire.AppendTag(head, fieldScope, protowire.BytesType)
+	head = protowire.AppendString(head, scope)
+	head = protowire.AppendTag(head, fieldRevision, protowire.VarintType)
+	head = protowire.AppendVarint(head, u.revision)
+
+	tailSize := len(u.nonce) + 8
 	for _, n := range u.removed {
-		size += len(n) + 4
+		tailSize += len(n) + 4
 	}
-	b := make([]byte, 0, size)
-	b = protowire.AppendTag(b, fieldScope, protowire.BytesType)
-	b = protowire.AppendString(b, scope)
-	b = protowire.AppendTag(b, fieldRevision, protowire.VarintType)
-	b = protowire.AppendVarint(b, u.revision)
-	for _, e := range u.routes {
-		b = append(b, e.frame...)
-	}
+	tail := make([]byte, 0, tailSize)
 	for _, n := range u.removed {
-		b = protowire.AppendTag(b, fieldRemoved, protowire.BytesType)
-		b = protowire.AppendString(b, n)
+		tail = protowire.AppendTag(tail, fieldRemoved, protowire.BytesType)
+		tail = protowire.AppendString(tail, n)
 	}
-	b = protowire.AppendTag(b, fieldNonce, protowire.BytesType)
-	b = protowire.AppendString(b, u.nonce)
+	tail = protowire.AppendTag(tail, fieldNonce, protowire.BytesType)
+	tail = protowire.AppendString(tail, u.nonce)
 	if u.more {
-		b = protowire.AppendTag(b, fieldMore, protowire.VarintType)
-		b = protowire.AppendVarint(b, 1)
+		tail = protowire.AppendTag(tail, fieldMore, protowire.VarintType)
+		tail = protowire.AppendVarint(tail, 1)
 	}
-	return b
+
+	msg := make(sharedMessage, 0, len(u.routes)+2)
+	msg = append(msg, mem.SliceBuffer(head))
+	for _, e := range u.routes {
+		msg = append(msg, mem.SliceBuffer(e.frame))
+	}
+	return append(msg, mem.SliceBuffer(tail))
 }
 
 // initialUpdate computes the difference between what a new stream holds

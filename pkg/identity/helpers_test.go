@@ -139,7 +139,7 @@ func (ts *testServer) record(ctx context.Context, req any, _ *grpc.UnaryServerIn
 	var c seenCall
 	c.id, c.err = identity.PeerID(ctx)
 	if cert, err := identity.PeerCertificate(ctx); err == nil {
-		c.serial = cert.SerialNumber.String()
+		c.serial = cert.SerialNumber.Text(16)
 	}
 	select {
 	case ts.calls <- c:
@@ -294,10 +294,12 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 	return cert
 }
 
-// serialOf returns the serial number of the certificate in path.
+// serialOf returns the serial number of the certificate in path, in
+// lower-case hexadecimal like every serial in these tests, as
+// identitytest.WorkloadAPI.Serial reports it.
 func serialOf(t *testing.T, path string) string {
 	t.Helper()
-	return readCert(t, path).SerialNumber.String()
+	return readCert(t, path).SerialNumber.Text(16)
 }
 
 // concat writes the contents of paths, one after another, to a new file and

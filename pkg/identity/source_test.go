@@ -26,7 +26,7 @@ func TestNewFileSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := svid.Certificates[0].SerialNumber.String(), serialOf(t, certPath); got != want {
+	if got, want := svid.Certificates[0].SerialNumber.Text(16), serialOf(t, certPath); got != want {
 		t.Errorf("SVID serial = %s, want %s", got, want)
 	}
 	if err := src.LastReloadError(); err != nil {
@@ -182,7 +182,7 @@ func checkSerial(t *testing.T, src identity.Material, want string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := svid.Certificates[0].SerialNumber.String(); got != want {
+	if got := svid.Certificates[0].SerialNumber.Text(16); got != want {
 		t.Errorf("SVID serial = %s, want %s", got, want)
 	}
 }

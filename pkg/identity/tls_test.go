@@ -234,7 +234,7 @@ func TestServerTLSConfig_checkPeer(t *testing.T) {
 	checked := make(chan seen, 4)
 	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{
 		CheckPeer: func(cert *x509.Certificate, id spiffeid.ID) error {
-			checked <- seen{id: id.String(), serial: cert.SerialNumber.String()}
+			checked <- seen{id: id.String(), serial: cert.SerialNumber.Text(16)}
 			return nil
 		},
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/routecast/routecast/pkg/identity"
+	"github.com/routecast/routecast/pkg/identity/identitytest"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
@@ -22,13 +23,13 @@ import (
 // rotateLimit bounds the wait for a WorkloadSource to take a pushed SVID.
 const rotateLimit = 30 * time.Second
 
-// newWorkloadSource opens a WorkloadSource on the agent's socket and closes
+// newWorkloadSource opens a WorkloadSource on the socket of api and closes
 // it when t ends.
-func newWorkloadSource(t *testing.T, a *fakeAgent) *identity.WorkloadSource {
+func newWorkloadSource(t *testing.T, api *identitytest.WorkloadAPI) *identity.WorkloadSource {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	src, err := identity.NewWorkloadSource(ctx, a.addr)
+	src, err := identity.NewWorkloadSource(ctx, api.Addr())
 	if err != nil {
 		t.Fatalf("NewWorkloadSource: %v", err)
 	}
@@ -62,7 +63,7 @@ func waitSerial(t *testing.T, src identity.Material, want string) {
 	t.Helper()
 	waitFor(t, "SVID serial "+want, func() bool {
 		svid, err := src.GetX509SVID()
-		return err == nil && svid.Certificates[0].SerialNumber.String() == want
+		return err == nil && svid.Certificates[0].SerialNumber.Text(16) == want
 	})
 }
 
@@ -71,12 +72,10 @@ func waitSerial(t *testing.T, src identity.Material, want string) {
 func TestNewWorkloadSource(t *testing.T) {
 	checkLeaks(t)
 	dir := newCA(t, testTD)
-	certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
-	agent := startAgent(t)
-	agent.push(t, certPath, keyPath, caFile(dir))
+	api := identitytest.StartWorkloadAPI(t, dir, agentID)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	src, err := identity.NewWorkloadSource(ctx, agent.addr)
+	src, err := identity.NewWorkloadSource(ctx, api.Addr())
 	if err != nil {
 		t.Fatalf("NewWorkloadSource: %v", err)
 	}
@@ -85,7 +84,7 @@ func TestNewWorkloadSource(t *testing.T) {
 	if diff := cmp.Diff([]string{agentID, testTD}, got); diff != "" {
 		t.Errorf("ID and trust domain (-want +got):\n%s", diff)
 	}
-	checkSerial(t, src, serialOf(t, certPath))
+	checkSerial(t, src, api.Serial())
 	b, err := src.GetX509BundleForTrustDomain(spiffeid.RequireTrustDomainFromString(testTD))
 	if err != nil {
 		t.Fatal(err)
@@ -107,14 +106,12 @@ func TestNewWorkloadSource(t *testing.T) {
 
 // TestWorkloadSource_server checks a server whose SVID comes from the
 // Workload API: a client with files of the same CA is accepted, and once
-// the agent pushes a new SVID the next handshake presents it.
+// the Workload API pushes a new SVID the next handshake presents it.
 func TestWorkloadSource_server(t *testing.T) {
 	checkLeaks(t)
 	dir := newCA(t, testTD)
-	agent := startAgent(t)
-	serverCert := filepath.Join(dir, identity.ServerCertFile)
-	agent.push(t, serverCert, filepath.Join(dir, identity.ServerKeyFile), caFile(dir))
-	src := newWorkloadSource(t, agent)
+	api := identitytest.StartWorkloadAPI(t, dir, serverID)
+	src := newWorkloadSource(t, api)
 	ts := startServer(t, src, identity.ServerOptions{})
 
 	certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
@@ -122,15 +119,14 @@ func TestWorkloadSource_server(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkServerCert(t, ts, cfg, serialOf(t, serverCert))
+	checkServerCert(t, ts, cfg, api.Serial())
 	if got, want := ts.nextCall(t).serial, serialOf(t, certPath); got != want {
 		t.Errorf("server saw client serial %s, want %s", got, want)
 	}
 
-	nextCert, nextKey := issue(t, dir, identity.IssueOptions{SPIFFEID: serverID, Name: "next"})
-	agent.push(t, nextCert, nextKey, caFile(dir))
-	waitSerial(t, src, serialOf(t, nextCert))
-	checkServerCert(t, ts, cfg, serialOf(t, nextCert))
+	api.Rotate(t)
+	waitSerial(t, src, api.Serial())
+	checkServerCert(t, ts, cfg, api.Serial())
 	ts.nextCall(t)
 }
 
@@ -142,48 +138,42 @@ func checkServerCert(t *testing.T, ts *testServer, cfg *tls.Config, wantSerial s
 	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
-	if got := state.PeerCertificates[0].SerialNumber.String(); got != wantSerial {
+	if got := state.PeerCertificates[0].SerialNumber.Text(16); got != wantSerial {
 		t.Errorf("server presented serial %s, want %s", got, wantSerial)
 	}
 }
 
 // TestWorkloadSource_client checks a client whose SVID comes from the
 // Workload API: a server with files of the same CA accepts it, and once the
-// agent pushes a new SVID the next handshake presents it.
+// Workload API pushes a new SVID the next handshake presents it.
 func TestWorkloadSource_client(t *testing.T) {
 	checkLeaks(t)
 	dir := newCA(t, testTD)
 	ts := startServer(t, serverSource(t, dir), identity.ServerOptions{})
-	agent := startAgent(t)
-	opts := identity.IssueOptions{SPIFFEID: agentID}
-	certPath, keyPath := issue(t, dir, opts)
-	agent.push(t, certPath, keyPath, caFile(dir))
-	src := newWorkloadSource(t, agent)
+	api := identitytest.StartWorkloadAPI(t, dir, agentID)
+	src := newWorkloadSource(t, api)
 	cfg, err := identity.ClientTLSConfig(src, serverID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkServerSaw(t, ts, cfg, serialOf(t, certPath))
+	checkServerSaw(t, ts, cfg, api.Serial())
 
-	certPath, keyPath = issue(t, dir, opts)
-	agent.push(t, certPath, keyPath, caFile(dir))
-	want := serialOf(t, certPath)
+	api.Rotate(t)
+	want := api.Serial()
 	waitSerial(t, src, want)
 	checkServerSaw(t, ts, cfg, want)
 }
 
 // TestWorkloadSource_trustDomainChanged checks that a WorkloadSource keeps
-// its trust domain when the agent pushes an SVID of another.
+// its trust domain when the Workload API pushes an SVID of another.
 func TestWorkloadSource_trustDomainChanged(t *testing.T) {
 	checkLeaks(t)
 	dir, otherDir := newCA(t, testTD), newCA(t, otherTD)
-	agent := startAgent(t)
-	certPath, keyPath := issue(t, dir, identity.IssueOptions{SPIFFEID: agentID})
-	agent.push(t, certPath, keyPath, caFile(dir))
-	src := newWorkloadSource(t, agent)
+	api := identitytest.StartWorkloadAPI(t, dir, agentID)
+	src := newWorkloadSource(t, api)
 
 	otherCert, otherKey := issue(t, otherDir, identity.IssueOptions{SPIFFEID: otherID})
-	agent.push(t, otherCert, otherKey, caFile(otherDir))
+	api.Push(t, otherCert, otherKey, caFile(otherDir))
 	var err error
 	waitFor(t, "the SVID of "+otherTD, func() bool {
 		_, err = src.GetX509SVID()
@@ -200,7 +190,7 @@ func TestWorkloadSource_trustDomainChanged(t *testing.T) {
 func TestNewWorkloadSource_errors(t *testing.T) {
 	checkLeaks(t)
 	missing := "unix://" + filepath.Join(t.TempDir(), "missing.sock")
-	noIdentity := startAgent(t).addr
+	noIdentity := identitytest.StartEmptyWorkloadAPI(t).Addr()
 
 	tests := []struct {
 		name    string
@@ -249,13 +239,13 @@ func TestNewWorkloadSource_errors(t *testing.T) {
 	}
 }
 
-// TestFakeAgent_securityHeader checks that the fake agent, like a real one,
-// refuses a client that does not send the security header, so that the
-// tests above show that WorkloadSource sends it.
-func TestFakeAgent_securityHeader(t *testing.T) {
+// TestWorkloadAPI_securityHeader checks that the fake Workload API, like a
+// real one, refuses a client that does not send the security header, so
+// that the tests above show that WorkloadSource sends it.
+func TestWorkloadAPI_securityHeader(t *testing.T) {
 	checkLeaks(t)
-	agent := startAgent(t)
-	conn, err := grpc.NewClient(agent.addr,
+	api := identitytest.StartEmptyWorkloadAPI(t)
+	conn, err := grpc.NewClient(api.Addr(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
