@@ -130,10 +130,10 @@ func (a *admin) ApplyRoutes(ctx context.Context, req *routecastv1.ApplyRoutesReq
 	if err := routes.ValidateBatch(req.GetPuts(), req.GetDeletes()); err != nil {
 		return nil, invalidArgument(err)
 	}
-	puts := make([]*routecastv1.Route, len(req.GetPuts()))
-	for i, r := range req.GetPuts() {
-		puts[i] = proto.Clone(r).(*routecastv1.Route)
-		routes.Normalize(puts[i])
+	// The request is this call's own; normalize its routes in place.
+	puts := req.GetPuts()
+	for _, r := range puts {
+		routes.Normalize(r)
 	}
 	res, err := a.commit(ctx, req.GetScope(), store.Batch{
 		Puts:    puts,

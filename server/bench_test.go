@@ -68,7 +68,7 @@ func BenchmarkFanOut(b *testing.B) {
 				rev++
 				c := store.Commit{Revision: rev, Scope: "bench/load"}
 				for i := range tt.k {
-					c.Puts = append(c.Puts, benchRoute(i, rev))
+					c.Puts = append(c.Puts, mustEncode(benchRoute(i, rev)))
 				}
 				h.apply(c)
 				for _, st := range streams {
@@ -102,6 +102,14 @@ func BenchmarkInitialUpdate(b *testing.B) {
 			}
 		})
 	}
+}
+
+func mustEncode(r *routecastv1.Route) store.EncodedRoute {
+	e, err := store.Encode(r)
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
 
 // drain builds, encodes and acknowledges updates until st has none.

@@ -70,7 +70,7 @@ func FuzzStreamRequests(f *testing.F) {
 			if i%3 == 2 {
 				rev := h.revision + 1
 				h.apply(store.Commit{Revision: rev, Scope: "payments/staging",
-					Puts: []*routecastv1.Route{fuzzRoute(req.GetResponseNonce()+"x", rev)}, Deletes: []string{"b"}})
+					Puts: []store.EncodedRoute{mustEncode(fuzzRoute(req.GetResponseNonce()+"x", rev))}, Deletes: []string{"b"}})
 			}
 			if u := st.next(h); u != nil {
 				resp := new(routecastv1.StreamRoutesResponse)

@@ -83,9 +83,9 @@ func (h *hub) scopeLocked(scope string) *scopeState {
 func (h *hub) apply(c store.Commit) {
 	entries := make([]*entry, len(c.Puts))
 	changed := make([]string, 0, len(c.Puts)+len(c.Deletes))
-	for i, r := range c.Puts {
-		entries[i] = encodeEntry(r)
-		changed = append(changed, r.GetName())
+	for i, p := range c.Puts {
+		entries[i] = frameEntry(p.Route, p.Bytes)
+		changed = append(changed, p.Route.GetName())
 	}
 	changed = append(changed, c.Deletes...)
 
@@ -94,8 +94,8 @@ func (h *hub) apply(c store.Commit) {
 	h.revision = c.Revision
 	s := h.scopeLocked(c.Scope)
 	s.revision = c.Revision
-	for i, r := range c.Puts {
-		s.routes[r.GetName()] = entries[i]
+	for _, e := range entries {
+		s.routes[e.name] = e
 	}
 	for _, name := range c.Deletes {
 		delete(s.routes, name)
@@ -283,7 +283,13 @@ func encodeEntry(r *routecastv1.Route) *entry {
 		// A route that came out of the store always encodes.
 		panic("server: encode route: " + err.Error())
 	}
-	f := protowire.AppendTag(nil, fieldRoutes, protowire.BytesType)
+	return frameEntry(r, data)
+}
+
+// frameEntry makes the shared frame of a route from its encoding.
+func frameEntry(r *routecastv1.Route, data []byte) *entry {
+	f := make([]byte, 0, len(data)+8)
+	f = protowire.AppendTag(f, fieldRoutes, protowire.BytesType)
 	f = protowire.AppendBytes(f, data)
 	return &entry{name: r.GetName(), version: r.GetVersion(), frame: f}
 }

@@ -8,8 +8,10 @@ package routes
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -143,17 +145,54 @@ func checkOwner(r *routecastv1.Route) error {
 	return nil
 }
 
+// parallelBatch is the batch size from which validateAll uses every CPU.
+const parallelBatch = 128
+
+// validateAll validates every route and returns the error of the first
+// invalid one, with its index. Large batches are validated on every CPU;
+// the error reported is still that of the lowest index.
+func validateAll(rs []*routecastv1.Route) (int, error) {
+	workers := min(runtime.GOMAXPROCS(0), len(rs)/parallelBatch)
+	if workers <= 1 {
+		for i, r := range rs {
+			if err := Validate(r); err != nil {
+				return i, err
+			}
+		}
+		return 0, nil
+	}
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	chunk := (len(rs) + workers - 1) / workers
+	for start := 0; start < len(rs); start += chunk {
+		wg.Go(func() {
+			for i := start; i < min(start+chunk, len(rs)); i++ {
+				if errs[i] = Validate(rs[i]); errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return i, err
+		}
+	}
+	return 0, nil
+}
+
 // ValidateBatch checks one write batch: every route in puts is valid, no
 // name is put twice, every name in deletes is valid and deleted once, and
 // no name is both put and deleted. Fields of the error start with
 // "puts[i]" or "deletes[i]".
 func ValidateBatch(puts []*routecastv1.Route, deletes []string) error {
+	if i, err := validateAll(puts); err != nil {
+		return withPrefix(indexField("puts", i), err)
+	}
 	putAt := make(map[string]int, len(puts))
 	for i, r := range puts {
 		field := indexField("puts", i)
-		if err := Validate(r); err != nil {
-			return withPrefix(field, err)
-		}
 		if j, ok := putAt[r.GetName()]; ok {
 			return fieldErrorf(field+".name", "duplicate name %q (also %s)",
 				r.GetName(), indexField("puts", j))

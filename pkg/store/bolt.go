@@ -1,16 +1,19 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -137,8 +140,8 @@ type boltApply struct {
 	routes  *bolt.Bucket
 	current uint64
 	result  Result
-	puts    []*routecastv1.Route
-	changes []*routecastv1.Change
+	puts    []EncodedRoute
+	changes []change
 }
 
 func (a *boltApply) run(tx *bolt.Tx) error {
@@ -189,14 +192,17 @@ func (a *boltApply) applyPuts() error {
 	rev := a.current + 1
 	for _, in := range a.batch.Puts {
 		r := proto.Clone(in).(*routecastv1.Route)
-		r.Scope, r.Version = a.scope, rev
+		r.Scope = a.scope
 		old := a.routes.Get([]byte(r.GetName()))
 		if old != nil {
-			prev, err := decodeRoute(old)
+			// Encoded at the stored version, an unchanged route gives the
+			// stored bytes: deterministic encoding.
+			r.Version = storedVersion(old)
+			data, err := marshalOpts.Marshal(r)
 			if err != nil {
-				return err
+				return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
 			}
-			if sameContent(prev, r) {
+			if bytes.Equal(data, old) {
 				a.result.Unchanged++
 				continue
 			}
@@ -204,6 +210,7 @@ func (a *boltApply) applyPuts() error {
 		} else {
 			a.result.Created = append(a.result.Created, r.GetName())
 		}
+		r.Version = rev
 		data, err := marshalOpts.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
@@ -211,16 +218,62 @@ func (a *boltApply) applyPuts() error {
 		if err := a.routes.Put([]byte(r.GetName()), data); err != nil {
 			return err
 		}
-		a.puts = append(a.puts, r)
-		a.changes = append(a.changes, &routecastv1.Change{
-			Scope: a.scope, Name: r.GetName(), Kind: routecastv1.ChangeKind_CHANGE_KIND_PUT, Route: r,
+		a.puts = append(a.puts, EncodedRoute{Route: r, Bytes: data})
+		a.changes = append(a.changes, change{
+			Change: &routecastv1.Change{Scope: a.scope, Name: r.GetName(), Kind: routecastv1.ChangeKind_CHANGE_KIND_PUT},
+			route:  data,
 		})
 	}
 	slices.Sort(a.result.Created)
 	slices.Sort(a.result.Updated)
-	slices.SortFunc(a.puts, func(x, y *routecastv1.Route) int { return compareNames(x, y) })
+	slices.SortFunc(a.puts, func(x, y EncodedRoute) int { return strings.Compare(x.Route.GetName(), y.Route.GetName()) })
 	return nil
 }
+
+// change is a change-log entry; route holds the route's bytes as stored,
+// which the entry embeds without encoding the route again.
+type change struct {
+	*routecastv1.Change
+	route []byte
+}
+
+// encode returns the entry's bytes: the Change without its route, then
+// the route as field 5, which decodes as the whole Change.
+func (c change) encode() ([]byte, error) {
+	b, err := marshalOpts.Marshal(c.Change)
+	if err != nil || c.route == nil {
+		return b, err
+	}
+	b = protowire.AppendTag(b, changeRouteField, protowire.BytesType)
+	return protowire.AppendBytes(b, c.route), nil
+}
+
+// changeRouteField is the number of Change.route.
+const changeRouteField = 5
+
+// storedVersion reads the version field of an encoded route without
+// decoding the rest.
+func storedVersion(b []byte) uint64 {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0
+		}
+		b = b[n:]
+		if num == routeVersionField && typ == protowire.VarintType {
+			v, _ := protowire.ConsumeVarint(b)
+			return v
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return 0
+		}
+		b = b[n:]
+	}
+	return 0
+}
+
+// routeVersionField is the number of Route.version.
+const routeVersionField = 9
 
 func (a *boltApply) applyDeletes() error {
 	deletes := slices.Clone(a.batch.Deletes)
@@ -250,9 +303,9 @@ func (a *boltApply) applyDeletes() error {
 			return err
 		}
 		a.result.Deleted = append(a.result.Deleted, name)
-		a.changes = append(a.changes, &routecastv1.Change{
+		a.changes = append(a.changes, change{Change: &routecastv1.Change{
 			Scope: a.scope, Name: name, Kind: routecastv1.ChangeKind_CHANGE_KIND_DELETE,
-		})
+		}})
 	}
 	return nil
 }
@@ -276,7 +329,7 @@ func (a *boltApply) finish() error {
 	ts := timestamppb.New(a.now)
 	for i, c := range a.changes {
 		c.Revision, c.Actor, c.Time = rev, a.batch.Actor, ts
-		data, err := marshalOpts.Marshal(c)
+		data, err := c.encode()
 		if err != nil {
 			return err
 		}
@@ -453,23 +506,6 @@ func checkBatch(scope string, b Batch) error {
 		}
 	}
 	return nil
-}
-
-// sameContent reports whether two routes differ only in scope and version.
-func sameContent(a, b *routecastv1.Route) bool {
-	x := proto.Clone(a).(*routecastv1.Route)
-	x.Scope, x.Version = b.GetScope(), b.GetVersion()
-	return proto.Equal(x, b)
-}
-
-func compareNames(x, y *routecastv1.Route) int {
-	switch {
-	case x.GetName() < y.GetName():
-		return -1
-	case x.GetName() > y.GetName():
-		return 1
-	}
-	return 0
 }
 
 func decodeRoute(v []byte) (*routecastv1.Route, error) {

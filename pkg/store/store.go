@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 )
 
@@ -131,12 +133,20 @@ type Commit struct {
 	Revision uint64
 	// Scope the batch changed.
 	Scope string
-	// Puts are the routes as stored, with scope and version set.
-	Puts []*routecastv1.Route
+	// Puts are the routes as stored, with scope and version set, and
+	// their encoding, in name order.
+	Puts []EncodedRoute
 	// Deletes are the names deleted.
 	Deletes []string
 	// Time the commit was made.
 	Time time.Time
+}
+
+// EncodedRoute is a route and its deterministic protobuf encoding, as
+// stored: subscribers can send the bytes without encoding the route again.
+type EncodedRoute struct {
+	Route *routecastv1.Route
+	Bytes []byte
 }
 
 // Snapshot is every route of the store at one revision.
@@ -171,4 +181,14 @@ type ChangeFilter struct {
 
 func (f ChangeFilter) match(c *routecastv1.Change) bool {
 	return (f.Scope == "" || c.GetScope() == f.Scope) && (f.Name == "" || c.GetName() == f.Name)
+}
+
+// Encode returns r with its deterministic encoding, as a store would put
+// it in a Commit.
+func Encode(r *routecastv1.Route) (EncodedRoute, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	if err != nil {
+		return EncodedRoute{}, fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
+	}
+	return EncodedRoute{Route: r, Bytes: b}, nil
 }

@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -305,7 +306,7 @@ func testSubscribe(t *testing.T, o Opener) {
 	apply(t, s, "a/b", store.Batch{Deletes: []string{"y"}})
 
 	c1, c2 := <-commits, <-commits
-	if c1.Revision != 2 || len(c1.Puts) != 1 || c1.Puts[0].GetVersion() != 2 || c1.Puts[0].GetScope() != "a/b" {
+	if c1.Revision != 2 || len(c1.Puts) != 1 || c1.Puts[0].Route.GetVersion() != 2 || c1.Puts[0].Route.GetScope() != "a/b" || !bytes.Equal(c1.Puts[0].Bytes, mustMarshal(t, c1.Puts[0].Route)) {
 		t.Errorf("first commit = %+v, want revision 2 putting y at version 2", c1)
 	}
 	if c2.Revision != 3 || len(c2.Deletes) != 1 || c2.Deletes[0] != "x" {
@@ -392,4 +393,13 @@ func testRevocations(t *testing.T, o Opener) {
 	if rev, _ := s.Revision(ctx); rev != 1 {
 		t.Errorf("revision after revocations = %d, want 1: revocations must not touch routes", rev)
 	}
+}
+
+func mustMarshal(t *testing.T, r *routecastv1.Route) []byte {
+	t.Helper()
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
