@@ -30,6 +30,7 @@ type entry struct {
 	name    string
 	version uint64
 	frame   []byte
+	buf     mem.Buffer // frame, boxed once so messages add it without allocating
 }
 
 // scopeState is what the hub holds for one scope.
@@ -218,7 +219,7 @@ func (u *update) message(scope string) sharedMessage {
 	msg := make(sharedMessage, 0, len(u.routes)+2)
 	msg = append(msg, mem.SliceBuffer(head))
 	for _, e := range u.routes {
-		msg = append(msg, mem.SliceBuffer(e.frame))
+		msg = append(msg, e.buf)
 	}
 	return append(msg, mem.SliceBuffer(tail))
 }
@@ -291,5 +292,5 @@ func frameEntry(r *routecastv1.Route, data []byte) *entry {
 	f := make([]byte, 0, len(data)+8)
 	f = protowire.AppendTag(f, fieldRoutes, protowire.BytesType)
 	f = protowire.AppendBytes(f, data)
-	return &entry{name: r.GetName(), version: r.GetVersion(), frame: f}
+	return &entry{name: r.GetName(), version: r.GetVersion(), frame: f, buf: mem.SliceBuffer(f)}
 }

@@ -99,7 +99,7 @@ func (st *stream) markDirty(names []string) {
 			continue
 		}
 		if st.dirty == nil {
-			st.dirty = make(map[string]struct{})
+			st.dirty = make(map[string]struct{}, len(names))
 		}
 		st.dirty[n] = struct{}{}
 	}
