@@ -81,6 +81,27 @@ func agentFiles(t *testing.T, e *env, dir string, opts identity.IssueOptions) (c
 	return f, serial, conf
 }
 
+// subscribed opens a stream to payments/staging with conf, receives the
+// first update and acknowledges it.
+func subscribed(ctx context.Context, t *testing.T, e *env, conf *tls.Config) routecastv1.RouteDiscoveryService_StreamRoutesClient {
+	t.Helper()
+	s, err := routecastv1.NewRouteDiscoveryServiceClient(e.Dial(conf)).StreamRoutes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&routecastv1.StreamRoutesRequest{Scope: "payments/staging"}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&routecastv1.StreamRoutesRequest{ResponseNonce: first.GetNonce()}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestIdentity_RotationMidStream rotates every certificate while an agent
 // streams, including a CA rotation in which old and new CA are trusted
 // side by side: routes keep flowing, and the next connection presents the
@@ -248,21 +269,7 @@ func TestIdentity_Revocation(t *testing.T) {
 	_, serialA, confA := agentFiles(t, e, filepath.Join(e.Dir, "a"), identity.IssueOptions{})
 	_, _, confB := agentFiles(t, e, filepath.Join(e.Dir, "b"), identity.IssueOptions{})
 	openStream := func(conf *tls.Config) routecastv1.RouteDiscoveryService_StreamRoutesClient {
-		s, err := routecastv1.NewRouteDiscoveryServiceClient(e.Dial(conf)).StreamRoutes(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Send(&routecastv1.StreamRoutesRequest{Scope: "payments/staging"}); err != nil {
-			t.Fatal(err)
-		}
-		first, err := s.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Send(&routecastv1.StreamRoutesRequest{ResponseNonce: first.GetNonce()}); err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return subscribed(ctx, t, e, conf)
 	}
 
 	// By serial: only the stream of that certificate ends.
@@ -372,20 +379,7 @@ func TestIdentity_PolicyReloadEndsStreams(t *testing.T) {
 	defer func() { cancel(); <-watched }()
 
 	_, _, conf := agentFiles(t, e, filepath.Join(e.Dir, "a"), identity.IssueOptions{})
-	s, err := routecastv1.NewRouteDiscoveryServiceClient(e.Dial(conf)).StreamRoutes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send(&routecastv1.StreamRoutesRequest{Scope: "payments/staging"}); err != nil {
-		t.Fatal(err)
-	}
-	first, err := s.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send(&routecastv1.StreamRoutesRequest{ResponseNonce: first.GetNonce()}); err != nil {
-		t.Fatal(err)
-	}
+	s := subscribed(ctx, t, e, conf)
 
 	// A broken file changes nothing; the stream stays.
 	writeFile(t, path, []byte("rules:\n  - id: not-a-spiffe-id\n"))
@@ -400,7 +394,7 @@ func TestIdentity_PolicyReloadEndsStreams(t *testing.T) {
 
 	// A policy without the agent's rule ends the stream.
 	writeFile(t, path, []byte("rules:\n  - id: spiffe://routecast.test/operator/alice\n    admin: true\n"))
-	_, err = s.Recv()
+	_, err := s.Recv()
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "policy no longer lets identity "+agentID+` read scope "payments/staging"`) {
 		t.Fatalf("stream after the policy dropped the agent: %v", err)
 	}
