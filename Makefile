@@ -12,7 +12,12 @@ TOOL_PKGS := github.com/bufbuild/buf/cmd/buf \
              honnef.co/go/tools/cmd/staticcheck
 TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/staticcheck
 
-BINARIES := ./server/cmd/routecastd ./server/cmd/routecast ./agent/cmd/routecast-agent
+BINARIES := ./server/cmd/routecastd ./server/cmd/routecast ./agent/cmd/routecast-agent \
+            ./server/cmd/routecast-bench
+
+# The standard benchmark run; override for the large runs, e.g.
+# make bench BENCH_FLAGS="-agents 10000 -routes 1000".
+BENCH_FLAGS ?= -agents 1000 -routes 1000
 
 # Fuzz targets, run briefly in CI: package and target name.
 FUZZ_TARGETS := ./pkg/routes:FuzzDecodeRoute ./pkg/importer:FuzzParse ./server:FuzzStreamRequests
@@ -61,8 +66,11 @@ fuzz:
 demo: build
 	bash examples/demo.sh
 
+# Go benchmarks of the hot paths, then the load generator against a real
+# routecastd and a bare gRPC floor; its last line is one JSON object.
 bench: build
-	@echo "TODO: benchmarks"
+	$(GO) test -run '^$$' -bench . -benchtime 20x -benchmem ./server/ ./pkg/store/ ./pkg/routes/
+	$(BIN)/routecast-bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -208,9 +208,10 @@ func (s *Server) serverOptions(tlsConf *tls.Config, ka Keepalive) []grpc.ServerO
 			auth.UnaryServerInterceptor(s.authenticate),
 			s.adminOnlyUnary,
 		),
+		// Streams log their own opening and closing, with the scope and the
+		// reason, so the logging interceptor is for unary calls only.
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoverOpt),
-			logging.StreamServerInterceptor(logger, logOpts...),
 			auth.StreamServerInterceptor(s.authenticate),
 			s.adminOnlyStream,
 		),
