@@ -3,6 +3,7 @@ package routes
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // FieldError reports that one field of a route, or of a batch of routes, is
@@ -57,5 +58,5 @@ func joinField(parent, child string) string {
 
 // indexField returns the path of element i of the list at field.
 func indexField(field string, i int) string {
-	return fmt.Sprintf("%s[%d]", field, i)
+	return field + "[" + strconv.Itoa(i) + "]"
 }

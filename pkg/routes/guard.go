@@ -380,6 +380,9 @@ var tokenDetectors = []struct {
 // findToken returns the first credential that a token detector finds in
 // s, or nil.
 func findToken(s string) *finding {
+	if len(s) < minTokenLen {
+		return nil
+	}
 	for _, d := range tokenDetectors {
 		if !containsAny(s, d.hints) {
 			continue
@@ -407,6 +410,10 @@ func hasBase64Run(s string, n int) bool {
 	}
 	return false
 }
+
+// minTokenLen is the length of the shortest token a detector finds (a
+// JWT of tiny parts); shorter strings hold none.
+const minTokenLen = 11
 
 func containsAny(s string, subs []string) bool {
 	for _, sub := range subs {
@@ -455,13 +462,21 @@ func firstToken(re *regexp.Regexp, s string, valid func(prefix, body string) boo
 // lower case, without regard to case. Detectors with costly patterns call
 // it first.
 func containsFold(s string, words ...string) bool {
-	lower := strings.ToLower(s)
 	for _, w := range words {
-		if strings.Contains(lower, w) {
-			return true
+		for i := 0; i+len(w) <= len(s); i++ {
+			if asciiLower(s[i]) == w[0] && strings.EqualFold(s[i:i+len(w)], w) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // isMixed reports whether s has a lowercase letter, an uppercase letter

@@ -192,29 +192,26 @@ func (a *boltApply) applyPuts() error {
 	rev := a.current + 1
 	for _, in := range a.batch.Puts {
 		r := proto.Clone(in).(*routecastv1.Route)
-		r.Scope = a.scope
-		old := a.routes.Get([]byte(r.GetName()))
-		if old != nil {
-			// Encoded at the stored version, an unchanged route gives the
-			// stored bytes: deterministic encoding.
-			r.Version = storedVersion(old)
-			data, err := marshalOpts.Marshal(r)
-			if err != nil {
-				return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
-			}
-			if bytes.Equal(data, old) {
-				a.result.Unchanged++
-				continue
-			}
-			a.result.Updated = append(a.result.Updated, r.GetName())
-		} else {
-			a.result.Created = append(a.result.Created, r.GetName())
-		}
-		r.Version = rev
-		data, err := marshalOpts.Marshal(r)
+		r.Scope, r.Version = a.scope, 0
+		// Version is the route's last field, so the encoding of r at any
+		// version is this one with the version appended: the stored bytes
+		// of an unchanged route are body + version, deterministically.
+		body, err := marshalOpts.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
 		}
+		old := a.routes.Get([]byte(r.GetName()))
+		switch {
+		case old == nil:
+			a.result.Created = append(a.result.Created, r.GetName())
+		case bytes.Equal(withVersion(body, storedVersion(old)), old):
+			a.result.Unchanged++
+			continue
+		default:
+			a.result.Updated = append(a.result.Updated, r.GetName())
+		}
+		r.Version = rev
+		data := withVersion(body, rev)
 		if err := a.routes.Put([]byte(r.GetName()), data); err != nil {
 			return err
 		}
@@ -228,6 +225,19 @@ func (a *boltApply) applyPuts() error {
 	slices.Sort(a.result.Updated)
 	slices.SortFunc(a.puts, func(x, y EncodedRoute) int { return strings.Compare(x.Route.GetName(), y.Route.GetName()) })
 	return nil
+}
+
+// withVersion returns body, an encoded route without a version, with the
+// version field appended: what a deterministic encoding of the route at
+// that version gives, since version has the highest field number.
+func withVersion(body []byte, version uint64) []byte {
+	out := make([]byte, len(body), len(body)+11)
+	copy(out, body)
+	if version == 0 {
+		return out
+	}
+	out = protowire.AppendTag(out, routeVersionField, protowire.VarintType)
+	return protowire.AppendVarint(out, version)
 }
 
 // change is a change-log entry; route holds the route's bytes as stored,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/pkg/store"
 	"github.com/routecast/routecast/pkg/store/storetest"
 )
@@ -56,5 +57,18 @@ func TestBolt_Closed(t *testing.T) {
 	}
 	if _, err := s.Revision(context.Background()); err != store.ErrClosed {
 		t.Errorf("Revision after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+// TestRouteVersionIsLastField guards the encoding shortcut of the bbolt
+// store: it appends the version to a route encoded without one, which is
+// the deterministic encoding only while version has the highest number.
+func TestRouteVersionIsLastField(t *testing.T) {
+	fields := (&routecastv1.Route{}).ProtoReflect().Descriptor().Fields()
+	version := fields.ByName("version")
+	for i := range fields.Len() {
+		if f := fields.Get(i); f.Number() > version.Number() {
+			t.Errorf("Route field %s (%d) comes after version (%d): store.withVersion must change", f.Name(), f.Number(), version.Number())
+		}
 	}
 }

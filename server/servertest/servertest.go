@@ -39,7 +39,7 @@ rules:
 // Env is a running server. Everything it starts is stopped by the test's
 // cleanup.
 type Env struct {
-	t   *testing.T
+	t   testing.TB
 	cfg Config
 	pol *policy.Holder
 	src *identity.Source
@@ -74,7 +74,7 @@ type Config struct {
 }
 
 // Start starts a server.
-func Start(t *testing.T, cfg Config) *Env {
+func Start(t testing.TB, cfg Config) *Env {
 	t.Helper()
 	policyYAML := cfg.Policy
 	if policyYAML == "" {
