@@ -3,6 +3,7 @@ package routes
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
@@ -146,9 +147,40 @@ func checkRegex(field, expr string) error {
 	if expr == "" {
 		return fieldErrorf(field, "must not be empty")
 	}
-	if _, err := regexp.Compile(expr); err != nil {
+	if err := compiles(expr); err != nil {
 		return fieldErrorf(field, "does not compile: %v", err)
 	}
+	return nil
+}
+
+// compiledOK remembers expressions known to compile: routes of a batch
+// often share a pattern, and compiling costs more than the rest of a
+// route's validation. It is cleared when full, so it stays small.
+var compiledOK struct {
+	sync.Mutex
+	set map[string]bool
+}
+
+// maxCompiledOK bounds compiledOK.
+const maxCompiledOK = 1024
+
+// compiles reports why expr is not an RE2 expression, or nil.
+func compiles(expr string) error {
+	compiledOK.Lock()
+	ok := compiledOK.set[expr]
+	compiledOK.Unlock()
+	if ok {
+		return nil
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return err
+	}
+	compiledOK.Lock()
+	defer compiledOK.Unlock()
+	if compiledOK.set == nil || len(compiledOK.set) >= maxCompiledOK {
+		compiledOK.set = make(map[string]bool)
+	}
+	compiledOK.set[expr] = true
 	return nil
 }
 

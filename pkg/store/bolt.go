@@ -61,7 +61,14 @@ type Bolt struct {
 // OpenBolt opens or creates the bbolt file at path. It fails after a second
 // if another process holds the file open.
 func OpenBolt(path string) (*Bolt, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	// The freelist is rebuilt from the pages when the file opens rather
+	// than written at every commit: commits stay small as the file grows,
+	// and durability does not change.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: %s is locked by another process", path)
 	}
