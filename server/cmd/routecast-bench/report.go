@@ -63,6 +63,10 @@ type result struct {
 
 	ResumeStreams      int     `json:"resume_streams"`
 	ResumeRoutesResent int     `json:"resume_routes_resent"`
+	StormStreams       int     `json:"storm_streams"`
+	StormS             float64 `json:"storm_resume_s"`
+	StormRoutesResent  int     `json:"storm_routes_resent"`
+	StormPeakRSSKiB    int64   `json:"storm_server_peak_rss_kib"`
 	ApplyRoutesPerS    float64 `json:"apply_routes_per_s"`
 	PutRouteP50Ms      float64 `json:"put_route_p50_ms"`
 	PutRouteP99Ms      float64 `json:"put_route_p99_ms"`
@@ -140,6 +144,9 @@ func (r *result) table(w io.Writer) error {
 	only("bytes per agent, K=100", r.BytesPerAgentK100)
 	only("bytes per agent, initial", r.InitialBytesPerAgent)
 	only(fmt.Sprintf("routes resent on resume (%d streams)", r.ResumeStreams), float64(r.ResumeRoutesResent))
+	only(fmt.Sprintf("reconnect storm: %d streams resumed in (s)", r.StormStreams), r.StormS)
+	only("reconnect storm: routes resent", float64(r.StormRoutesResent))
+	only("reconnect storm: server peak RSS (MiB)", float64(r.StormPeakRSSKiB)/1024)
 	only("ApplyRoutes (routes/s)", r.ApplyRoutesPerS)
 	only("PutRoute p50 (ms)", r.PutRouteP50Ms)
 	only("PutRoute p99 (ms)", r.PutRouteP99Ms)

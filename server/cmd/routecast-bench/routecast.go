@@ -26,6 +26,7 @@ type routecastBench struct {
 
 	// Set by the steps.
 	srv     *child
+	listen  string // the address routecastd listens on; "" picks a port
 	adminCC *grpc.ClientConn
 	admin   routecastv1.RouteAdminServiceClient
 	load    []*routecastv1.Route // the streamed scope as last written
@@ -52,6 +53,7 @@ func runRoutecast(ctx context.Context, e env, dir string) ([]int, error) {
 		{"resume", b.resume},
 		{"ApplyRoutes rate", b.applyRate},
 		{"PutRoute latency", b.putLatency},
+		{"reconnect storm", b.storm},
 	})
 	return b.firstParts(), err
 }
@@ -59,8 +61,12 @@ func runRoutecast(ctx context.Context, e env, dir string) ([]int, error) {
 // start runs routecastd on a loopback port with its bbolt file in b.dir.
 func (b *routecastBench) start(ctx context.Context) error {
 	addrFile := filepath.Join(b.dir, "routecastd.addr")
+	listen := b.listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
 	argv := []string{b.cfg.Routecastd, "serve",
-		"--listen", "127.0.0.1:0", "--addr-file", addrFile,
+		"--listen", listen, "--addr-file", addrFile,
 		"--data-dir", filepath.Join(b.dir, "data"),
 		"--cert", b.ids.ServerCert, "--key", b.ids.ServerKey, "--ca", b.ids.CA,
 		"--policy", b.ids.Policy, "--log-level", "warn"}
@@ -255,6 +261,46 @@ func (b *routecastBench) resume(ctx context.Context) error {
 	for _, i := range picked {
 		b.res.ResumeRoutesResent += events[i].items
 	}
+	return nil
+}
+
+// storm restarts routecastd on the same address and data while every
+// stream is open: all agents reconnect at once, each offering what it
+// holds. It measures the time until every one has resumed, the routes
+// resent (none: nothing changed) and the new server's peak memory.
+func (b *routecastBench) storm(ctx context.Context) error {
+	live := b.fleet.live()
+	if _, err := b.srv.stop(); err != nil {
+		return err
+	}
+	held := make(map[int]map[string]uint64, len(live))
+	for _, i := range live {
+		b.agents[i].stop()
+		held[i] = b.agents[i].holding()
+	}
+	b.listen = b.srv.addr
+	start := time.Now()
+	if b.adminCC != nil {
+		b.adminCC.Close()
+	}
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	from := b.fleet.counts()
+	for _, i := range live {
+		b.agents[i].start(ctx, b.pool.conn(i), held[i])
+	}
+	events := b.fleet.await(ctx, "reconnect storm", live, from, func(event) bool { return true })
+	b.res.StormS = round3(time.Since(start).Seconds())
+	b.res.StormStreams = len(live)
+	for _, i := range live {
+		b.res.StormRoutesResent += events[i].items
+	}
+	m, err := readMemory(b.srv.pid())
+	if err != nil {
+		return err
+	}
+	b.res.StormPeakRSSKiB = m.Peak
 	return nil
 }
 
