@@ -52,7 +52,9 @@ func benchStream(h *hub, held map[string]uint64) *stream {
 // N and K, never with the scope's size.
 func BenchmarkFanOut(b *testing.B) {
 	for _, tt := range []struct{ streams, routes, k int }{
-		{1000, 1000, 1}, {10000, 1000, 1}, {10000, 10000, 1}, {10000, 1000, 100},
+		{1000, 1000, 1}, {1000, 1000, 10}, {1000, 1000, 100}, {1000, 1000, 1000},
+		{1000, 10000, 1}, {100, 1000, 1}, {100, 100000, 1},
+		{10000, 1000, 1}, {10000, 1000, 100},
 	} {
 		b.Run(fmt.Sprintf("N=%d/R=%d/K=%d", tt.streams, tt.routes, tt.k), func(b *testing.B) {
 			h := benchHub(tt.routes)

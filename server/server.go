@@ -196,10 +196,9 @@ func (s *Server) serverOptions(tlsConf *tls.Config, ka Keepalive) []grpc.ServerO
 	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tlsConf)),
 		grpc.ForceServerCodecV2(newCodec()),
-		// Most connections are idle streams: a write buffer taken from a
-		// pool only while writing, and smaller buffers than gRPC's 32 KiB
-		// defaults, keep what an idle stream costs low.
-		grpc.SharedWriteBuffer(true),
+		// Most connections are idle streams: gRPC takes a connection's
+		// write buffer from a pool only while writing, and buffers smaller
+		// than its 32 KiB defaults keep what an idle stream costs low.
 		grpc.WriteBufferSize(connBufferSize),
 		grpc.ReadBufferSize(connBufferSize),
 		grpc.ChainUnaryInterceptor(

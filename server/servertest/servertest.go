@@ -41,7 +41,6 @@ rules:
 type Env struct {
 	t   testing.TB
 	cfg Config
-	pol *policy.Holder
 	src *identity.Source
 	// served receives Serve's result; nil while no server runs.
 	served chan error

@@ -45,8 +45,9 @@ func (a *agent) start(ctx context.Context, cc *grpc.ClientConn, initial map[stri
 	a.progress.reset()
 	go func() {
 		defer close(a.done)
-		err := a.run(ctx, cc, initial)
-		if err != nil && ctx.Err() == nil {
+		// run returns only when the stream ends; an end that nobody asked
+		// for is a failure.
+		if err := a.run(ctx, cc, initial); ctx.Err() == nil {
 			a.progress.fail(err)
 		}
 	}()
