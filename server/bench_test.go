@@ -32,9 +32,9 @@ func benchRoute(i int, version uint64) *routecastv1.Route {
 }
 
 func benchHub(routes int) *hub {
-	snap := store.Snapshot{Revision: 1, Scopes: map[string][]*routecastv1.Route{}}
+	snap := store.Snapshot{Revision: 1, Scopes: map[string][]store.StoredRoute{}}
 	for i := range routes {
-		snap.Scopes["bench/load"] = append(snap.Scopes["bench/load"], benchRoute(i, 1))
+		snap.Scopes["bench/load"] = append(snap.Scopes["bench/load"], stored(benchRoute(i, 1)))
 	}
 	return newHub(snap)
 }
@@ -104,6 +104,12 @@ func BenchmarkInitialUpdate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// stored returns r as a snapshot holds it.
+func stored(r *routecastv1.Route) store.StoredRoute {
+	e := mustEncode(r)
+	return store.StoredRoute{Name: r.GetName(), Version: r.GetVersion(), Bytes: e.Bytes}
 }
 
 func mustEncode(r *routecastv1.Route) store.EncodedRoute {

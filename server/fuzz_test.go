@@ -53,8 +53,8 @@ func FuzzStreamRequests(f *testing.F) {
 		if len(reqs) == 0 {
 			return
 		}
-		h := newHub(store.Snapshot{Revision: 1, Scopes: map[string][]*routecastv1.Route{
-			"payments/staging": {fuzzRoute("a", 1), fuzzRoute("b", 1)},
+		h := newHub(store.Snapshot{Revision: 1, Scopes: map[string][]store.StoredRoute{
+			"payments/staging": {stored(fuzzRoute("a", 1)), stored(fuzzRoute("b", 1))},
 		}})
 		d := &discovery{srv: &Server{policy: policy.NewHolder(pol), hub: h, maxUpdateBytes: 256}}
 		if err := d.checkSubscription(id, reqs[0]); err != nil {

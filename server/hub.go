@@ -60,7 +60,7 @@ func newHub(snap store.Snapshot) *hub {
 	for scope, routes := range snap.Scopes {
 		s := h.scopeLocked(scope)
 		for _, r := range routes {
-			s.routes[r.GetName()] = encodeEntry(r)
+			s.routes[r.Name] = frameEntry(r.Name, r.Version, r.Bytes)
 		}
 	}
 	for scope, rev := range snap.ScopeRevisions {
@@ -85,7 +85,7 @@ func (h *hub) apply(c store.Commit) {
 	entries := make([]*entry, len(c.Puts))
 	changed := make([]string, 0, len(c.Puts)+len(c.Deletes))
 	for i, p := range c.Puts {
-		entries[i] = frameEntry(p.Route, p.Bytes)
+		entries[i] = frameEntry(p.Route.GetName(), p.Route.GetVersion(), p.Bytes)
 		changed = append(changed, p.Route.GetName())
 	}
 	changed = append(changed, c.Deletes...)
@@ -284,13 +284,13 @@ func encodeEntry(r *routecastv1.Route) *entry {
 		// A route that came out of the store always encodes.
 		panic("server: encode route: " + err.Error())
 	}
-	return frameEntry(r, data)
+	return frameEntry(r.GetName(), r.GetVersion(), data)
 }
 
 // frameEntry makes the shared frame of a route from its encoding.
-func frameEntry(r *routecastv1.Route, data []byte) *entry {
+func frameEntry(name string, version uint64, data []byte) *entry {
 	f := make([]byte, 0, len(data)+8)
 	f = protowire.AppendTag(f, fieldRoutes, protowire.BytesType)
 	f = protowire.AppendBytes(f, data)
-	return &entry{name: r.GetName(), version: r.GetVersion(), frame: f, buf: mem.SliceBuffer(f)}
+	return &entry{name: name, version: version, frame: f, buf: mem.SliceBuffer(f)}
 }

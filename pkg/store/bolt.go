@@ -455,7 +455,7 @@ func (s *Bolt) Subscribe(ctx context.Context, fn func(Commit)) (Snapshot, func()
 	if s.closed {
 		return Snapshot{}, nil, ErrClosed
 	}
-	snap := Snapshot{Scopes: make(map[string][]*routecastv1.Route), ScopeRevisions: make(map[string]uint64)}
+	snap := Snapshot{Scopes: make(map[string][]StoredRoute), ScopeRevisions: make(map[string]uint64)}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		snap.Revision = readRevision(tx)
 		err := tx.Bucket(scopeRevBucket).ForEach(func(k, v []byte) error {
@@ -467,11 +467,9 @@ func (s *Bolt) Subscribe(ctx context.Context, fn func(Commit)) (Snapshot, func()
 		}
 		scopes := tx.Bucket(scopesBucket)
 		return scopes.ForEachBucket(func(k []byte) error {
-			return scopes.Bucket(k).ForEach(func(_, v []byte) error {
-				r, err := decodeRoute(v)
-				if err != nil {
-					return err
-				}
+			return scopes.Bucket(k).ForEach(func(name, v []byte) error {
+				// The value lives in the mmap only for the transaction.
+				r := StoredRoute{Name: string(name), Version: storedVersion(v), Bytes: slices.Clone(v)}
 				snap.Scopes[string(k)] = append(snap.Scopes[string(k)], r)
 				return nil
 			})

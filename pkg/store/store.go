@@ -149,12 +149,23 @@ type EncodedRoute struct {
 	Bytes []byte
 }
 
+// StoredRoute is a route as a snapshot holds it.
+type StoredRoute struct {
+	Name    string
+	Version uint64
+	// Bytes is the route's deterministic protobuf encoding, scope and
+	// version included.
+	Bytes []byte
+}
+
 // Snapshot is every route of the store at one revision.
 type Snapshot struct {
 	// Revision the snapshot was taken at.
 	Revision uint64
-	// Scopes maps each scope to its routes in name order.
-	Scopes map[string][]*routecastv1.Route
+	// Scopes maps each scope to its routes in name order, as stored:
+	// name, version and encoding, not decoded, so that loading a large
+	// store costs one copy of its bytes.
+	Scopes map[string][]StoredRoute
 	// ScopeRevisions maps every scope that ever changed, emptied ones
 	// included, to the revision of its latest change.
 	ScopeRevisions map[string]uint64

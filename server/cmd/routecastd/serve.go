@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof on http.DefaultServeMux
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +40,9 @@ type serveConfig struct {
 	MaxCertLifetime time.Duration
 	// CertExpiryWarning flags agents whose certificates expire sooner.
 	CertExpiryWarning time.Duration
+	// DebugListen, when set, serves Go's pprof profiles over plain HTTP on
+	// this address: keep it on loopback.
+	DebugListen string
 	// AddrFile, when set, receives the bound address once the port is
 	// open: useful with -listen 127.0.0.1:0.
 	AddrFile string
@@ -58,6 +63,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.PolicyInterval, "policy-interval", time.Second, "how often to check the policy file for changes")
 	fs.DurationVar(&c.MaxCertLifetime, "max-cert-lifetime", 0, "refuse client certificates valid for longer than this (0: no limit)")
 	fs.DurationVar(&c.CertExpiryWarning, "cert-expiry-warning", server.DefaultCertExpiryWarning, "flag agents whose certificates expire within this")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve /debug/pprof on this `address` (plain HTTP; keep it on loopback)")
 	fs.StringVar(&c.AddrFile, "addr-file", "", "write the bound address to this `file` once listening")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +128,9 @@ func serve(args []string) error {
 	if c.Policy != "" {
 		go srv.WatchPolicyFile(ctx, c.Policy, c.PolicyInterval)
 	}
+	if c.DebugListen != "" {
+		go serveDebug(ctx, c.DebugListen, log)
+	}
 	log.Info("routecastd starting", slog.String("spiffe_id", id.ID().String()), slog.String("data_dir", c.DataDir))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
@@ -148,4 +157,18 @@ func listen(c *serveConfig) (net.Listener, error) {
 		}
 	}
 	return lis, nil
+}
+
+// serveDebug serves the pprof handlers, which net/http/pprof registers on
+// http.DefaultServeMux, until ctx ends.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
+	hs := &http.Server{Addr: addr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		hs.Close()
+	}()
+	log.Info("debug server listening", slog.String("address", addr))
+	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("debug server failed", slog.String("error", err.Error()))
+	}
 }
