@@ -10,17 +10,20 @@ import (
 )
 
 // BenchmarkApplyRoutes measures ApplyRoutes end to end over mTLS on
-// loopback, in batches of 1,000 changed routes of about 400 bytes: encoding
+// loopback, in batches of 1,000 new routes of about 400 bytes: encoding
 // and decoding, validation with the credential guard, the bbolt commit with
 // fsync, and the hub update.
 func BenchmarkApplyRoutes(b *testing.B) {
 	e := servertest.Start(b, servertest.Config{})
 	adm := e.Admin("/operator/alice")
 	ctx := context.Background()
-	reqs := []*routecastv1.ApplyRoutesRequest{applyBatch(0), applyBatch(1)}
+	reqs := make([]*routecastv1.ApplyRoutesRequest, b.N)
+	for i := range reqs {
+		reqs[i] = applyBatch(i)
+	}
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := adm.ApplyRoutes(ctx, reqs[i%2]); err != nil {
+		if _, err := adm.ApplyRoutes(ctx, reqs[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -30,7 +33,7 @@ func BenchmarkApplyRoutes(b *testing.B) {
 func applyBatch(v int) *routecastv1.ApplyRoutesRequest {
 	req := &routecastv1.ApplyRoutesRequest{Scope: scope}
 	for j := range 1000 {
-		name := fmt.Sprintf("route-%05d", j)
+		name := fmt.Sprintf("route-%03d-%05d", v, j)
 		req.Puts = append(req.Puts, &routecastv1.Route{
 			Name: name, Owner: "team-bench",
 			Match: &routecastv1.RouteMatch{
