@@ -13,10 +13,14 @@ import (
 
 // BenchmarkBolt_Apply measures one committed batch on a real bbolt file,
 // fsync included: a single put (PutRoute) and batches of 1,000
-// (ApplyRoutes).
+// (ApplyRoutes) that change existing routes or create new ones.
 func BenchmarkBolt_Apply(b *testing.B) {
-	for _, size := range []int{1, 1000} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+	for _, tt := range []struct {
+		size   int
+		create bool
+	}{{1, false}, {1000, false}, {1000, true}} {
+		size := tt.size
+		b.Run(fmt.Sprintf("batch=%d/create=%v", size, tt.create), func(b *testing.B) {
 			s, err := store.OpenBolt(filepath.Join(b.TempDir(), "routes.db"))
 			if err != nil {
 				b.Fatal(err)
@@ -27,7 +31,11 @@ func BenchmarkBolt_Apply(b *testing.B) {
 			for i := range b.N {
 				batch := store.Batch{Puts: make([]*routecastv1.Route, size)}
 				for j := range size {
-					batch.Puts[j] = storetest.Route(fmt.Sprintf("r%07d", j), fmt.Sprintf("/v%d/r%d", i, j))
+					name := fmt.Sprintf("r%07d", j)
+					if tt.create {
+						name = fmt.Sprintf("r%04d-%07d", i, j)
+					}
+					batch.Puts[j] = storetest.Route(name, fmt.Sprintf("/v%d/r%d", i, j))
 				}
 				if _, err := s.Apply(ctx, "bench/apply", batch); err != nil {
 					b.Fatal(err)
