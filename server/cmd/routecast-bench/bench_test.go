@@ -28,7 +28,7 @@ func buildRoutecastd(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to build routecastd with")
+		t.Fatalf("no go command to build routecastd with: %v", err)
 	}
 	out := filepath.Join(t.TempDir(), "routecastd")
 	const pkg = "github.com/routecast/routecast/server/cmd/routecastd"
