@@ -229,18 +229,22 @@ func (a *admin) RevokeIdentity(ctx context.Context, req *routecastv1.RevokeIdent
 	} else {
 		r.Target = &routecastv1.Revocation_Serial{Serial: target.Serial}
 	}
+	// The streams the revocation refuses, found before the store's watch
+	// ends them (and they leave the hub), to count them in the answer.
+	rs := newRevocationSet([]*routecastv1.Revocation{r})
+	var refused []*stream
+	for _, st := range a.srv.hub.streams() {
+		if rs.match(st.spiffeID, st.certSerial) != nil {
+			refused = append(refused, st)
+		}
+	}
 	if err := a.srv.store.Revoke(ctx, r); err != nil {
 		return nil, storeError(err)
 	}
-	// The store's watch has ended the matching streams already; count them
-	// for the answer.
-	rs := newRevocationSet([]*routecastv1.Revocation{r})
-	n := a.srv.endStreams(func(st *stream) error {
-		if m := rs.match(st.spiffeID, st.certSerial); m != nil {
-			return revokedError(st.spiffeID, m)
-		}
-		return nil
-	})
+	for _, st := range refused {
+		st.end(revokedError(st.spiffeID, r)) // already ended by the watch; harmless
+	}
+	n := len(refused)
 	a.srv.log.Info("identity revoked", slog.String(logKeySPIFFEID, target.SPIFFEID), slog.String("serial", target.Serial),
 		slog.String("actor", r.GetActor()), slog.String(logKeyReason, r.GetReason()), slog.Int("streams_ended", n))
 	return &routecastv1.RevokeIdentityResponse{Revocation: r, StreamsEnded: int32(n)}, nil
