@@ -155,13 +155,18 @@ func agentStatus(t *testing.T, adm routecastv1.RouteAdminServiceClient, node str
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A stream that an agent just left may not have ended on the server
+	// yet: take the newest stream of the node.
+	var newest *routecastv1.AgentStatus
 	for _, a := range resp.GetAgents() {
-		if a.GetNode().GetId() == node {
-			return a
+		if a.GetNode().GetId() == node && (newest == nil || !a.GetConnectedAt().AsTime().Before(newest.GetConnectedAt().AsTime())) {
+			newest = a
 		}
 	}
-	t.Fatalf("agent %q not in status: %v", node, resp.GetAgents())
-	return nil
+	if newest == nil {
+		t.Fatalf("agent %q not in status: %v", node, resp.GetAgents())
+	}
+	return newest
 }
 
 // TestEndToEnd_SyncChangeDeleteRestart follows routes from the admin API to
