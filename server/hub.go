@@ -259,20 +259,34 @@ func (h *hub) initialUpdateLocked(st *stream, held map[string]uint64) *update {
 	return u
 }
 
-// dirtyUpdateLocked builds an update from the names changed since the last
-// one. Callers hold h.mu for reading.
-func (h *hub) dirtyUpdateLocked(st *stream, dirty map[string]struct{}) *update {
+// dirtyUpdateLocked builds an update from names changed since the last
+// one, taking them out of dirty until the update holds maxBytes of routes
+// (at least one name); the rest stay dirty for the next part, and the
+// update says more. Callers hold h.mu for reading and st.mu.
+func (h *hub) dirtyUpdateLocked(st *stream, dirty map[string]struct{}, maxBytes int) *update {
 	u := &update{}
 	var routes map[string]*entry
 	if s := h.scopes[st.scope]; s != nil {
 		routes, u.revision = s.routes, s.revision
 	}
+	size := 0
 	for name := range dirty {
-		if e := routes[name]; e != nil {
+		e := routes[name]
+		n := len(name) + 4
+		if e != nil {
+			n = len(e.frame)
+		}
+		if size > 0 && size+n > maxBytes {
+			u.more = true
+			break
+		}
+		size += n
+		if e != nil {
 			u.routes = append(u.routes, e)
 		} else {
 			u.removed = append(u.removed, name)
 		}
+		delete(dirty, name)
 	}
 	slices.Sort(u.removed)
 	return u

@@ -123,23 +123,29 @@ func (st *stream) next(h *hub) *update {
 	case st.pending:
 		u = h.initialUpdateLocked(st, st.initial)
 		st.pending, st.initial = false, nil
+		// The initial difference covers every change marked so far; what
+		// does not fit in this part waits as dirty names, so that each
+		// later part costs only its own size.
+		st.dirty = nil
+		if rest := u.split(st.maxBytes); len(rest) > 0 {
+			st.dirty = make(map[string]struct{}, len(rest))
+			for _, n := range rest {
+				st.dirty[n] = struct{}{}
+			}
+		}
 	case len(st.dirty) > 0:
-		u = h.dirtyUpdateLocked(st, st.dirty)
+		u = h.dirtyUpdateLocked(st, st.dirty, st.maxBytes)
+		if len(st.dirty) == 0 {
+			st.dirty = nil
+		}
 	default:
 		return nil
 	}
-	st.dirty = nil
 	for _, e := range u.routes {
 		delete(st.rejected, e.name)
 	}
 	for _, n := range u.removed {
 		delete(st.rejected, n)
-	}
-	if rest := u.split(st.maxBytes); len(rest) > 0 {
-		st.dirty = make(map[string]struct{}, len(rest))
-		for _, n := range rest {
-			st.dirty[n] = struct{}{}
-		}
 	}
 	st.lastSent++
 	u.nonce = strconv.FormatUint(st.lastSent, 10)
