@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -52,6 +54,9 @@ type config struct {
 	StreamsPerConn int
 	// Rounds is how often each change latency is measured.
 	Rounds int
+	// KSweep lists further batch sizes K whose propagation is measured
+	// against routecastd, such as 1,10,100,1000; empty measures none.
+	KSweep []int
 	// Timeout bounds each wait for the streams to converge.
 	Timeout time.Duration
 	// Floor also measures the bare gRPC floor.
@@ -108,6 +113,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Routes, "routes", 1000, "routes in the streamed scope")
 	fs.IntVar(&c.StreamsPerConn, "streams-per-conn", 1, "streams that share one gRPC connection")
 	fs.IntVar(&c.Rounds, "rounds", 5, "rounds of each change; the median round is reported")
+	fs.Func("k-sweep", "also measure changes of these comma-separated batch `sizes` (e.g. 1,10,100,1000)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || k < 1 {
+				return fmt.Errorf("%q is not a batch size", f)
+			}
+			c.KSweep = append(c.KSweep, k)
+		}
+		return nil
+	})
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "wait for the streams to converge, per step")
 	fs.BoolVar(&c.Floor, "floor", true, "also measure a bare gRPC server with the same traffic")
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", 200, "connections being established at once")

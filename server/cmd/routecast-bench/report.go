@@ -61,15 +61,16 @@ type result struct {
 	CPUK100             cpuUse `json:"cpu_k100"`
 	CPUK100Floor        cpuUse `json:"cpu_k100_floor"`
 
-	ResumeStreams      int     `json:"resume_streams"`
-	ResumeRoutesResent int     `json:"resume_routes_resent"`
-	StormStreams       int     `json:"storm_streams"`
-	StormS             float64 `json:"storm_resume_s"`
-	StormRoutesResent  int     `json:"storm_routes_resent"`
-	StormPeakRSSKiB    int64   `json:"storm_server_peak_rss_kib"`
-	ApplyRoutesPerS    float64 `json:"apply_routes_per_s"`
-	PutRouteP50Ms      float64 `json:"put_route_p50_ms"`
-	PutRouteP99Ms      float64 `json:"put_route_p99_ms"`
+	ResumeStreams      int       `json:"resume_streams"`
+	ResumeRoutesResent int       `json:"resume_routes_resent"`
+	KSweep             []kResult `json:"k_sweep,omitempty"`
+	StormStreams       int       `json:"storm_streams"`
+	StormS             float64   `json:"storm_resume_s"`
+	StormRoutesResent  int       `json:"storm_routes_resent"`
+	StormPeakRSSKiB    int64     `json:"storm_server_peak_rss_kib"`
+	ApplyRoutesPerS    float64   `json:"apply_routes_per_s"`
+	PutRouteP50Ms      float64   `json:"put_route_p50_ms"`
+	PutRouteP99Ms      float64   `json:"put_route_p99_ms"`
 
 	NotConvergedCount int       `json:"not_converged_count"`
 	NotConverged      []failure `json:"not_converged"`
@@ -144,6 +145,11 @@ func (r *result) table(w io.Writer) error {
 	only("bytes per agent, K=100", r.BytesPerAgentK100)
 	only("bytes per agent, initial", r.InitialBytesPerAgent)
 	only(fmt.Sprintf("routes resent on resume (%d streams)", r.ResumeStreams), float64(r.ResumeRoutesResent))
+	for _, k := range r.KSweep {
+		only(fmt.Sprintf("K=%d p50 (ms)", k.K), k.P50Ms)
+		only(fmt.Sprintf("K=%d p99 (ms)", k.K), k.P99Ms)
+		only(fmt.Sprintf("K=%d bytes per agent", k.K), k.BytesPerAgent)
+	}
 	only(fmt.Sprintf("reconnect storm: %d streams resumed in (s)", r.StormStreams), r.StormS)
 	only("reconnect storm: routes resent", float64(r.StormRoutesResent))
 	only("reconnect storm: server peak RSS (MiB)", float64(r.StormPeakRSSKiB)/1024)
@@ -180,3 +186,11 @@ func num(v float64) string {
 
 // round3 rounds v to three decimals, for the JSON line.
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// kResult is the propagation of one batch size of -k-sweep.
+type kResult struct {
+	K             int     `json:"k"`
+	P50Ms         float64 `json:"p50_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	BytesPerAgent float64 `json:"bytes_per_agent"`
+}

@@ -50,6 +50,7 @@ func runRoutecast(ctx context.Context, e env, dir string) ([]int, error) {
 		{"memory with streams", b.memoryAfter},
 		{"K=1 changes", b.k1},
 		{"K=100 changes", b.k100},
+		{"K sweep", b.kSweep},
 		{"resume", b.resume},
 		{"ApplyRoutes rate", b.applyRate},
 		{"PutRoute latency", b.putLatency},
@@ -214,10 +215,30 @@ func (b *routecastBench) k100(ctx context.Context) error {
 	return err
 }
 
+// kSweep measures the propagation of batches of each size in -k-sweep.
+func (b *routecastBench) kSweep(ctx context.Context) error {
+	for _, k := range b.cfg.KSweep {
+		k = min(k, len(b.load))
+		change := func(ctx context.Context, round int) (uint64, error) { return b.applyK(ctx, round, k) }
+		m, _, err := b.measureRounds(ctx, b.fleet, b.srv.pid(), fmt.Sprintf("K=%d", k), change)
+		if err != nil {
+			return err
+		}
+		b.res.KSweep = append(b.res.KSweep, kResult{K: k, P50Ms: round3(ms(m.p50)), P99Ms: round3(ms(m.p99)),
+			BytesPerAgent: round3(m.meanBytes)})
+	}
+	return nil
+}
+
 // applyMany changes k100Routes streamed routes in one batch, other ones
 // each round, and returns the revision of the change.
 func (b *routecastBench) applyMany(ctx context.Context, round int) (uint64, error) {
-	k := b.cfg.k100Routes()
+	return b.applyK(ctx, round, b.cfg.k100Routes())
+}
+
+// applyK changes k streamed routes in one batch, other ones each round,
+// and returns the revision of the change.
+func (b *routecastBench) applyK(ctx context.Context, round, k int) (uint64, error) {
 	index := func(j int) int { return (round*k + j) % len(b.load) }
 	puts := make([]*routecastv1.Route, k)
 	for j := range puts {
