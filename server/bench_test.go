@@ -128,12 +128,12 @@ func drain(h *hub, st *stream) {
 	}
 }
 
-// BenchmarkEncodeEntry measures encoding one route version, done once per
-// version and shared by every stream.
+// BenchmarkEncodeEntry measures encoding and framing one route version,
+// done once per version and shared by every stream.
 func BenchmarkEncodeEntry(b *testing.B) {
 	r := benchRoute(1, 1)
 	b.ReportAllocs()
 	for range b.N {
-		encodeEntry(r)
+		frameEntry(r.GetName(), r.GetVersion(), mustEncode(r).Bytes)
 	}
 }

@@ -6,9 +6,7 @@ import (
 
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
-	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/pkg/store"
 )
 
@@ -290,15 +288,6 @@ func (h *hub) dirtyUpdateLocked(st *stream, dirty map[string]struct{}, maxBytes 
 	}
 	slices.Sort(u.removed)
 	return u
-}
-
-func encodeEntry(r *routecastv1.Route) *entry {
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
-	if err != nil {
-		// A route that came out of the store always encodes.
-		panic("server: encode route: " + err.Error())
-	}
-	return frameEntry(r.GetName(), r.GetVersion(), data)
 }
 
 // frameEntry makes the shared frame of a route from its encoding.

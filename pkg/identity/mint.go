@@ -57,11 +57,7 @@ type leafSpec struct {
 // newAuthority mints a self-signed CA for td, valid between notBefore and
 // notAfter. Its URI SAN is the ID of the trust domain, spiffe://<td>.
 func newAuthority(td spiffeid.TrustDomain, notBefore, notAfter time.Time) (*authority, error) {
-	key, err := newKey()
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKeyAndSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +116,7 @@ func (a *authority) sign(spec leafSpec) (*keyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := newKey()
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
+	key, serial, err := newKeyAndSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +144,20 @@ func (a *authority) sign(spec leafSpec) (*keyPair, error) {
 var leafExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 
 // newKey generates an ECDSA P-256 key.
+// newKeyAndSerial returns what every new certificate needs: a key and a
+// serial number.
+func newKeyAndSerial() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, serial, nil
+}
+
 func newKey() (*ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
