@@ -34,7 +34,7 @@ func benchRoute(i int, version uint64) *routecastv1.Route {
 func benchHub(routes int) *hub {
 	snap := store.Snapshot{Revision: 1, Scopes: map[string][]store.StoredRoute{}}
 	for i := range routes {
-		snap.Scopes["bench/load"] = append(snap.Scopes["bench/load"], stored(benchRoute(i, 1)))
+		snap.Scopes["bench/load"] = append(snap.Scopes["bench/load"], mustEncode(benchRoute(i, 1)))
 	}
 	return newHub(snap)
 }
@@ -106,13 +106,8 @@ func BenchmarkInitialUpdate(b *testing.B) {
 	}
 }
 
-// stored returns r as a snapshot holds it.
-func stored(r *routecastv1.Route) store.StoredRoute {
-	e := mustEncode(r)
-	return store.StoredRoute{Name: r.GetName(), Version: r.GetVersion(), Bytes: e.Bytes}
-}
-
-func mustEncode(r *routecastv1.Route) store.EncodedRoute {
+// mustEncode returns r as a store holds it.
+func mustEncode(r *routecastv1.Route) store.StoredRoute {
 	e, err := store.Encode(r)
 	if err != nil {
 		panic(err)

@@ -54,7 +54,7 @@ func FuzzStreamRequests(f *testing.F) {
 			return
 		}
 		h := newHub(store.Snapshot{Revision: 1, Scopes: map[string][]store.StoredRoute{
-			"payments/staging": {stored(fuzzRoute("a", 1)), stored(fuzzRoute("b", 1))},
+			"payments/staging": {mustEncode(fuzzRoute("a", 1)), mustEncode(fuzzRoute("b", 1))},
 		}})
 		d := &discovery{srv: &Server{policy: policy.NewHolder(pol), hub: h, maxUpdateBytes: 256}}
 		if err := d.checkSubscription(id, reqs[0]); err != nil {
@@ -70,7 +70,7 @@ func FuzzStreamRequests(f *testing.F) {
 			if i%3 == 2 {
 				rev := h.revision + 1
 				h.apply(store.Commit{Revision: rev, Scope: "payments/staging",
-					Puts: []store.EncodedRoute{mustEncode(fuzzRoute(req.GetResponseNonce()+"x", rev))}, Deletes: []string{"b"}})
+					Puts: []store.StoredRoute{mustEncode(fuzzRoute(req.GetResponseNonce()+"x", rev))}, Deletes: []string{"b"}})
 			}
 			if u := st.next(h); u != nil {
 				resp := new(routecastv1.StreamRoutesResponse)

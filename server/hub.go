@@ -83,8 +83,8 @@ func (h *hub) apply(c store.Commit) {
 	entries := make([]*entry, len(c.Puts))
 	changed := make([]string, 0, len(c.Puts)+len(c.Deletes))
 	for i, p := range c.Puts {
-		entries[i] = frameEntry(p.Route.GetName(), p.Route.GetVersion(), p.Bytes)
-		changed = append(changed, p.Route.GetName())
+		entries[i] = frameEntry(p.Name, p.Version, p.Bytes)
+		changed = append(changed, p.Name)
 	}
 	changed = append(changed, c.Deletes...)
 

@@ -1,12 +1,12 @@
 package routes
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -25,12 +25,9 @@ const credentialAdvice = "put credentials in a secret and name it with secret_re
 // before any other check, so that no later error quotes a credential
 // either.
 func CheckCredentials(r *routecastv1.Route) error {
-	for _, s := range guardedStrings(r) {
-		if err := s.check(); err != nil {
-			return err
-		}
-	}
-	return nil
+	w := &walker{}
+	w.route(r)
+	return w.err
 }
 
 // valueKind says how a guarded string is checked.
@@ -46,140 +43,201 @@ const (
 	labelKey                     // a label key, which is part of its field path
 )
 
-// guardedString is one string of a route that the guard checks.
-type guardedString struct {
-	kind  valueKind
-	field string
-	name  string // the key, header or parameter the value belongs to, if any
-	value string
+// fieldRef is the path of a guarded string in parts: base, then "[index]"
+// unless index is negative, then `["key"]` for a label, then suffix. Most
+// strings hold no credential, so the path is put together only for an
+// error.
+type fieldRef struct {
+	base   string
+	index  int
+	label  bool
+	key    string
+	suffix string
 }
 
-// check returns an error for the first credential in s, or nil.
-func (s guardedString) check() error {
-	if s.kind == regexValue {
-		return s.errorFor(findToken(s.value))
+// plainField refers to the field at path.
+func plainField(path string) fieldRef {
+	return fieldRef{base: path, index: -1}
+}
+
+// elemField refers to suffix of element i of the list at base, such as
+// "match.headers[2].value".
+func elemField(base string, i int, suffix string) fieldRef {
+	return fieldRef{base: base, index: i, suffix: suffix}
+}
+
+// labelField refers to the label with the given key.
+func labelField(key string) fieldRef {
+	return fieldRef{base: "labels", index: -1, label: true, key: key}
+}
+
+// String returns the path, such as `labels["team"]` or "match.hosts[0]".
+func (f fieldRef) String() string {
+	s := f.base
+	if f.index >= 0 {
+		s = indexField(s, f.index)
 	}
-	if f := findText(s.name, s.value); f != nil {
-		return s.errorFor(f)
+	if f.label {
+		s += fmt.Sprintf("[%q]", f.key)
 	}
-	switch s.kind {
+	return s + f.suffix
+}
+
+// checkValue looks for a credential in value, a string of the given kind
+// that belongs to the key, header or parameter name, if any. It returns
+// the credential found by its shape or in the text, or else an error for
+// one found by its context, whose field the caller sets; nil and nil if
+// value holds none.
+func checkValue(kind valueKind, name, value string) (*finding, *FieldError) {
+	if kind == regexValue {
+		return findToken(value, scanHints(value)), nil
+	}
+	if f := findText(name, value); f != nil {
+		return f, nil
+	}
+	switch kind {
 	case pathValue:
-		return checkQueryCredentials(s.field, afterQueryMark(s.value))
+		return nil, queryCredentialsError(afterQueryMark(value))
 	case urlValue:
-		return checkURLCredentials(s.field, s.value)
+		return nil, urlCredentialsError(value)
 	case headerValue:
-		return checkCredentialHeader(s.field, s.name)
+		return nil, credentialHeaderError(name)
 	case paramValue:
-		return checkCredentialParam(s.field, s.name)
+		return nil, credentialParamError(name)
 	}
-	return nil
+	return nil, nil
 }
 
-// errorFor returns the error for finding f in s, or nil if f is nil. A
-// label key is part of the field path, so a key that is a credential is
-// named by its redacted prefix.
-func (s guardedString) errorFor(f *finding) error {
-	switch {
-	case f == nil:
-		return nil
-	case s.kind == labelKey:
+// findingError returns the error for finding f in a string of the given
+// kind at field. A label key is part of the field path, so a key that is
+// a credential is named by its redacted prefix.
+func findingError(kind valueKind, field fieldRef, f *finding) *FieldError {
+	if kind == labelKey {
 		return fieldErrorf(fmt.Sprintf("labels[%q]", f.prefix+"…"), "key %s; %s",
 			f.describe(), credentialAdvice)
 	}
-	return fieldErrorf(s.field, "%s; %s", f.describe(), credentialAdvice)
+	return fieldErrorf(field.String(), "%s; %s", f.describe(), credentialAdvice)
 }
 
-// walker collects the guarded strings of a route, in field order.
+// walker checks the strings of a route that may hold a credential, in
+// field order, and keeps the error for the first credential. Once it has
+// one it checks nothing more.
 type walker struct {
-	out []guardedString
+	err error
 }
 
-// guardedStrings returns every string of r that may hold a credential.
-func guardedStrings(r *routecastv1.Route) []guardedString {
-	w := &walker{}
-	w.add(textValue, "name", "", r.GetName())
-	w.add(textValue, "scope", "", r.GetScope())
+// route checks every string of r that may hold a credential.
+func (w *walker) route(r *routecastv1.Route) {
+	w.add(textValue, plainField("name"), "", r.GetName())
+	w.add(textValue, plainField("scope"), "", r.GetScope())
 	w.labels(r.GetLabels())
-	w.add(textValue, "owner", "", r.GetOwner())
+	w.add(textValue, plainField("owner"), "", r.GetOwner())
 	w.match(r.GetMatch())
 	w.upstream(r.GetUpstream())
 	for i, f := range r.GetFilters() {
-		w.filter(indexField("filters", i), f)
+		w.filter(i, f)
 	}
 	w.policy(r.GetPolicy())
-	return w.out
 }
 
-// add collects value unless it is empty.
-func (w *walker) add(kind valueKind, field, name, value string) {
-	if value != "" {
-		w.out = append(w.out, guardedString{kind, field, name, value})
+// add checks value, a string of the given kind at field, unless it is
+// empty or a credential was found before. Its name is the key, header or
+// parameter the value belongs to, if any.
+func (w *walker) add(kind valueKind, field fieldRef, name, value string) {
+	if w.err != nil || value == "" {
+		return
+	}
+	f, err := checkValue(kind, name, value)
+	switch {
+	case f != nil:
+		w.err = findingError(kind, field, f)
+	case err != nil:
+		err.Field = field.String()
+		w.err = err
 	}
 }
 
-// texts collects each string of a list of free-form text.
+// texts checks each string of a list of free-form text.
 func (w *walker) texts(field string, values []string) {
 	for i, v := range values {
-		w.add(textValue, indexField(field, i), "", v)
+		w.add(textValue, elemField(field, i, ""), "", v)
 	}
 }
 
-// labels collects label keys and values in key order, as checkLabels
-// reports them.
+// labels checks label keys and values, and reports the first credential
+// in key order, as checkLabels reports errors. Labels seldom hold one, so
+// they are checked in map order first, which needs no sorting; only if
+// some label holds a credential are they checked again in key order. The
+// checks depend on nothing but the label, so both orders find a
+// credential or neither does.
 func (w *walker) labels(labels map[string]string) {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
+	if w.err != nil {
+		return
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		field := fmt.Sprintf("labels[%q]", k)
-		w.add(labelKey, field, "", k)
-		w.add(textValue, field, k, labels[k])
+	for k, v := range labels {
+		w.label(k, v)
 	}
+	if w.err == nil {
+		return
+	}
+	w.err = nil
+	for _, k := range sortedKeys(labels) {
+		w.label(k, labels[k])
+	}
+}
+
+// label checks one label key and its value.
+func (w *walker) label(key, value string) {
+	w.add(labelKey, labelField(key), "", key)
+	w.add(textValue, labelField(key), key, value)
 }
 
 func (w *walker) match(m *routecastv1.RouteMatch) {
 	w.texts("match.hosts", m.GetHosts())
 	switch k := m.GetPath().GetKind().(type) {
 	case *routecastv1.PathMatch_Exact:
-		w.add(pathValue, "match.path.exact", "", k.Exact)
+		w.add(pathValue, plainField("match.path.exact"), "", k.Exact)
 	case *routecastv1.PathMatch_Prefix:
-		w.add(pathValue, "match.path.prefix", "", k.Prefix)
+		w.add(pathValue, plainField("match.path.prefix"), "", k.Prefix)
 	case *routecastv1.PathMatch_Template:
-		w.add(pathValue, "match.path.template", "", k.Template)
+		w.add(pathValue, plainField("match.path.template"), "", k.Template)
 	case *routecastv1.PathMatch_Regex:
-		w.add(regexValue, "match.path.regex", "", k.Regex)
+		w.add(regexValue, plainField("match.path.regex"), "", k.Regex)
 	}
 	w.texts("match.methods", m.GetMethods())
 	w.keyValues("match.headers", m.GetHeaders(), headerValue)
 	w.keyValues("match.query_params", m.GetQueryParams(), paramValue)
 }
 
-// keyValues collects header or query parameter conditions. A literal
-// value to compare with has the given kind; a regular expression is
-// checked only for literal tokens.
+// keyValues checks header or query parameter conditions. A literal value
+// to compare with has the given kind; a regular expression is checked
+// only for literal tokens.
 func (w *walker) keyValues(field string, kvs []*routecastv1.KeyValueMatch, kind valueKind) {
 	for i, kv := range kvs {
-		f := indexField(field, i)
 		k := kind
 		if kv.GetType() == routecastv1.MatchType_MATCH_TYPE_REGEX {
 			k = regexValue
 		}
-		w.add(textValue, f+".name", "", kv.GetName())
-		w.add(k, f+".value", kv.GetName(), kv.GetValue())
+		w.add(textValue, elemField(field, i, ".name"), "", kv.GetName())
+		w.add(k, elemField(field, i, ".value"), kv.GetName(), kv.GetValue())
 	}
 }
 
 func (w *walker) upstream(u *routecastv1.Upstream) {
-	w.add(urlValue, "upstream.url", "", u.GetUrl())
+	w.add(urlValue, plainField("upstream.url"), "", u.GetUrl())
 	for i, b := range u.GetBackends() {
-		w.add(textValue, indexField("upstream.backends", i)+".cluster", "", b.GetCluster())
+		w.add(textValue, elemField("upstream.backends", i, ".cluster"), "", b.GetCluster())
 	}
-	w.add(textValue, "upstream.tls_secret_ref", "", u.GetTlsSecretRef())
+	w.add(textValue, plainField("upstream.tls_secret_ref"), "", u.GetTlsSecretRef())
 }
 
-func (w *walker) filter(field string, f *routecastv1.RouteFilter) {
+// filter checks filter i. Its field paths are built as it is walked:
+// routes have few filters, so it costs little.
+func (w *walker) filter(i int, f *routecastv1.RouteFilter) {
+	if w.err != nil {
+		return
+	}
+	field := indexField("filters", i)
 	switch k := f.GetKind().(type) {
 	case *routecastv1.RouteFilter_UrlRewrite:
 		w.urlRewrite(field+".url_rewrite", k.UrlRewrite)
@@ -193,7 +251,7 @@ func (w *walker) filter(field string, f *routecastv1.RouteFilter) {
 }
 
 func (w *walker) urlRewrite(field string, rw *routecastv1.UrlRewrite) {
-	w.add(textValue, field+".hostname", "", rw.GetHostname())
+	w.add(textValue, plainField(field+".hostname"), "", rw.GetHostname())
 	switch p := rw.GetPath().(type) {
 	case *routecastv1.UrlRewrite_ReplaceFullPath:
 		w.location(rw.GetHostname(), field+".replace_full_path", p.ReplaceFullPath)
@@ -203,23 +261,22 @@ func (w *walker) urlRewrite(field string, rw *routecastv1.UrlRewrite) {
 }
 
 func (w *walker) redirect(field string, rd *routecastv1.Redirect) {
-	w.add(textValue, field+".scheme", "", rd.GetScheme())
-	w.add(textValue, field+".hostname", "", rd.GetHostname())
+	w.add(textValue, plainField(field+".scheme"), "", rd.GetScheme())
+	w.add(textValue, plainField(field+".hostname"), "", rd.GetHostname())
 	w.location(rd.GetHostname(), field+".path", rd.GetPath())
 }
 
-// location collects a rewritten or redirected path, and the path behind
-// its host name too, since some credentials, such as webhook URLs, are a
-// host and a path together. The hostname itself is collected by the
-// caller.
+// location checks a rewritten or redirected path, and the path behind its
+// host name too, since some credentials, such as webhook URLs, are a host
+// and a path together. The hostname itself is checked by the caller.
 func (w *walker) location(host, pathField, path string) {
-	w.add(pathValue, pathField, "", path)
-	if host != "" && path != "" {
-		w.add(textValue, pathField, "", host+path)
+	w.add(pathValue, plainField(pathField), "", path)
+	if w.err == nil && host != "" && path != "" {
+		w.add(textValue, plainField(pathField), "", host+path)
 	}
 }
 
-// headers collects the headers a filter sets, adds and removes. A value
+// headers checks the headers a filter sets, adds and removes. A value
 // that has a secret reference beside it is checked as text, not against
 // its header name; Validate rejects it later for setting both.
 func (w *walker) headers(field string, hm *routecastv1.HeaderModifier) {
@@ -228,14 +285,13 @@ func (w *walker) headers(field string, hm *routecastv1.HeaderModifier) {
 		headers []*routecastv1.Header
 	}{{field + ".set", hm.GetSet()}, {field + ".add", hm.GetAdd()}} {
 		for i, h := range list.headers {
-			f := indexField(list.field, i)
 			kind := headerValue
 			if h.GetSecretRef() != "" {
 				kind = textValue
 			}
-			w.add(textValue, f+".name", "", h.GetName())
-			w.add(kind, f+".value", h.GetName(), h.GetValue())
-			w.add(textValue, f+".secret_ref", "", h.GetSecretRef())
+			w.add(textValue, elemField(list.field, i, ".name"), "", h.GetName())
+			w.add(kind, elemField(list.field, i, ".value"), h.GetName(), h.GetValue())
+			w.add(textValue, elemField(list.field, i, ".secret_ref"), "", h.GetSecretRef())
 		}
 	}
 	w.texts(field+".remove", hm.GetRemove())
@@ -244,10 +300,10 @@ func (w *walker) headers(field string, hm *routecastv1.HeaderModifier) {
 func (w *walker) policy(p *routecastv1.RoutePolicy) {
 	w.texts("policy.retries.retry_on", p.GetRetries().GetRetryOn())
 	a := p.GetAuth()
-	w.add(textValue, "policy.auth.scheme", "", a.GetScheme())
-	w.add(textValue, "policy.auth.audience", "", a.GetAudience())
+	w.add(textValue, plainField("policy.auth.scheme"), "", a.GetScheme())
+	w.add(textValue, plainField("policy.auth.audience"), "", a.GetAudience())
 	w.texts("policy.auth.scopes", a.GetScopes())
-	w.add(textValue, "policy.auth.secret_ref", "", a.GetSecretRef())
+	w.add(textValue, plainField("policy.auth.secret_ref"), "", a.GetSecretRef())
 }
 
 // credentialHeaders are the headers, in lower case, whose values are
@@ -258,14 +314,30 @@ var credentialHeaders = map[string]bool{
 	"x-amz-security-token": true, "private-token": true,
 }
 
-// checkCredentialHeader rejects a literal value, at field, of a header
-// whose values are credentials.
-func checkCredentialHeader(field, name string) error {
-	if !credentialHeaders[strings.ToLower(name)] {
+// credentialHeaderError rejects a literal value of the header name, if
+// its values are credentials. The caller sets the field of the error.
+func credentialHeaderError(name string) *FieldError {
+	if !isCredentialHeader(name) {
 		return nil
 	}
-	return fieldErrorf(field, "is a literal value of the %s header, which carries credentials; %s",
+	return fieldErrorf("", "is a literal value of the %s header, which carries credentials; %s",
 		name, credentialAdvice)
+}
+
+// isCredentialHeader reports whether the values of the header name are
+// credentials, without regard to case. An ASCII name is put in lower case
+// on the stack; others take strings.ToLower, which also maps runes such
+// as the Kelvin sign to ASCII letters.
+func isCredentialHeader(name string) bool {
+	if !isASCII(name) {
+		return credentialHeaders[strings.ToLower(name)]
+	}
+	var buf [32]byte
+	lower := buf[:0]
+	for i := 0; i < len(name); i++ {
+		lower = append(lower, asciiLower(name[i]))
+	}
+	return credentialHeaders[string(lower)]
 }
 
 // credentialParams are the query parameters whose values are credentials,
@@ -280,16 +352,18 @@ var credentialParams = map[string]bool{
 // isCredentialParam reports whether the query parameter name carries
 // credentials. Case and the separators '-', '_' and '.' do not matter.
 func isCredentialParam(name string) bool {
-	return credentialParams[foldName(name)]
+	var buf [32]byte
+	return credentialParams[string(appendFoldName(buf[:0], name))]
 }
 
-// checkCredentialParam rejects a literal value, at field, of a query
-// parameter whose values are credentials.
-func checkCredentialParam(field, name string) error {
+// credentialParamError rejects a literal value of the query parameter
+// name, if it carries credentials. The caller sets the field of the
+// error.
+func credentialParamError(name string) *FieldError {
 	if !isCredentialParam(name) {
 		return nil
 	}
-	return fieldErrorf(field,
+	return fieldErrorf("",
 		"is a literal value of the %q query parameter, which carries credentials; %s",
 		name, credentialAdvice)
 }
@@ -303,9 +377,13 @@ func afterQueryMark(s string) string {
 	return ""
 }
 
-// checkQueryCredentials rejects, at field, a query or fragment that gives
-// a value to a parameter that carries credentials, such as access_token.
-func checkQueryCredentials(field, query string) error {
+// queryCredentialsError rejects a query or fragment that gives a value to
+// a parameter that carries credentials, such as access_token. The caller
+// sets the field of the error.
+func queryCredentialsError(query string) *FieldError {
+	if query == "" {
+		return nil
+	}
 	separator := func(r rune) bool { return strings.ContainsRune("&;?#", r) }
 	for _, p := range strings.FieldsFunc(query, separator) {
 		key, value, _ := strings.Cut(p, "=")
@@ -313,7 +391,7 @@ func checkQueryCredentials(field, query string) error {
 			key = k
 		}
 		if value != "" && isCredentialParam(key) {
-			return fieldErrorf(field,
+			return fieldErrorf("",
 				"has a value for the %q query parameter, which carries credentials; %s",
 				key, credentialAdvice)
 		}
@@ -321,18 +399,23 @@ func checkQueryCredentials(field, query string) error {
 	return nil
 }
 
-// checkURLCredentials rejects, at field, a URL with user information or
-// with a query parameter that carries credentials.
-func checkURLCredentials(field, raw string) error {
+// urlCredentialsError rejects a URL with user information or with a query
+// parameter that carries credentials. The caller sets the field of the
+// error. Only a URL with an "@" can have user information, so no other is
+// parsed.
+func urlCredentialsError(raw string) *FieldError {
+	if !strings.Contains(raw, "@") {
+		return queryCredentialsError(afterQueryMark(raw))
+	}
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
-			return fieldErrorf(field, "has a password in its user information; %s",
+			return fieldErrorf("", "has a password in its user information; %s",
 				credentialAdvice)
 		}
-		return fieldErrorf(field, "has user information, which carries credentials; %s",
+		return fieldErrorf("", "has user information, which carries credentials; %s",
 			credentialAdvice)
 	}
-	return checkQueryCredentials(field, afterQueryMark(raw))
+	return queryCredentialsError(afterQueryMark(raw))
 }
 
 // A finding is a credential found in a string. It holds only what is safe
@@ -351,40 +434,47 @@ func (f *finding) describe() string {
 	return fmt.Sprintf("looks like %s (%s…)", f.what, f.prefix)
 }
 
-// tokenDetectors find credentials by a shape of their own, a fixed prefix
-// or a structure, so they apply to any string, even a regular expression.
-// Each runs only on strings that hold one of its hints: fixed substrings
-// of every token it finds. Most strings of a route hold none, and a few
-// Contains calls cost far less than the detectors' patterns.
-var tokenDetectors = []struct {
-	hints []string
-	find  func(string) *finding
-}{
-	{[]string{"-----BEGIN"}, findPrivateKey},
-	{[]string{"ey", "ew"}, findJWT}, // "{" in base64url
-	{[]string{"AKIA", "ASIA"}, findAWSKeyID},
-	{[]string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, findGitHub},
-	{[]string{"glpat-"}, findGitLab},
-	{[]string{"xox", "xapp-", "hooks.slack.com"}, findSlack},
-	{[]string{"_live_", "_test_"}, findStripe},
-	{[]string{"AIza", "ya29."}, findGoogle},
-	{[]string{"sk-"}, findOpenAI},
-	{[]string{"npm_"}, findNPM},
-	{[]string{"pypi-"}, findPyPI},
-	{[]string{"SG."}, findSendGrid},
-	{[]string{"SK"}, findTwilio},
-	{[]string{"key-"}, findMailgun},
-	{[]string{"ey=", "EY=", "Ey=", "eY="}, findAzureKey}, // "Key=" in any case
+// A tokenDetector finds credentials by a shape of their own, a fixed
+// prefix or a structure, so it applies to any string, even a regular
+// expression. It runs only on strings that hold one of its hints: fixed
+// substrings of every token it finds, matched as they are (hints) or
+// without regard to ASCII case (foldHints, in lower case). Most strings
+// of a route hold none, and looking for hints costs far less than the
+// detectors' patterns.
+type tokenDetector struct {
+	hints     []string
+	foldHints []string
+	find      func(string) *finding
+}
+
+// tokenDetectors are tried in order; the first finding is reported.
+var tokenDetectors = []tokenDetector{
+	{hints: []string{"-----BEGIN"}, find: findPrivateKey},
+	{hints: []string{"ey", "ew"}, find: findJWT}, // "{" in base64url
+	{hints: []string{"AKIA", "ASIA"}, find: findAWSKeyID},
+	{hints: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, find: findGitHub},
+	{hints: []string{"glpat-"}, find: findGitLab},
+	{hints: []string{"xox", "xapp-", "hooks.slack.com"}, find: findSlack},
+	{hints: []string{"_live_", "_test_"}, find: findStripe},
+	{hints: []string{"AIza", "ya29."}, find: findGoogle},
+	{hints: []string{"sk-"}, find: findOpenAI},
+	{hints: []string{"npm_"}, find: findNPM},
+	{hints: []string{"pypi-"}, find: findPyPI},
+	{hints: []string{"SG."}, find: findSendGrid},
+	{hints: []string{"SK"}, find: findTwilio},
+	{hints: []string{"key-"}, find: findMailgun},
+	{foldHints: []string{"key="}, find: findAzureKey}, // "AccountKey=" in any case
 }
 
 // findToken returns the first credential that a token detector finds in
-// s, or nil.
-func findToken(s string) *finding {
-	if len(s) < minTokenLen {
+// s, or nil. It runs the detectors whose bits are in hints, which
+// scanHints returns for s.
+func findToken(s string, hints hintSet) *finding {
+	if len(s) < minTokenLen || hints&tokenHints == 0 {
 		return nil
 	}
-	for _, d := range tokenDetectors {
-		if !containsAny(s, d.hints) {
+	for i, d := range tokenDetectors {
+		if hints&(1<<i) == 0 {
 			continue
 		}
 		if f := d.find(s); f != nil {
@@ -415,29 +505,26 @@ func hasBase64Run(s string, n int) bool {
 // JWT of tiny parts); shorter strings hold none.
 const minTokenLen = 11
 
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
 // findText returns the first credential in the literal text s, or nil.
 // Beyond tokens it finds credentials by their context: an authorization
 // scheme, an assignment, or name, the key or header s is the value of.
 func findText(name, s string) *finding {
-	if f := findToken(s); f != nil {
+	hints := scanHints(s)
+	if f := findToken(s, hints); f != nil {
 		return f
 	}
-	if f := findAuthorization(s); f != nil {
+	if hints&authorizationHints != 0 {
+		if f := findAuthorization(s); f != nil {
+			return f
+		}
+	}
+	if f := findAWSSecret(name, s, hints); f != nil {
 		return f
 	}
-	if f := findAWSSecret(name, s); f != nil {
-		return f
+	if hints&assignmentHints != 0 {
+		return findAssignment(s)
 	}
-	return findAssignment(s)
+	return nil
 }
 
 // firstToken returns the prefix of the first match of re in s that is
@@ -456,27 +543,6 @@ func firstToken(re *regexp.Regexp, s string, valid func(prefix, body string) boo
 		}
 	}
 	return "", false
-}
-
-// containsFold reports whether s contains any of words, which are in
-// lower case, without regard to case. Detectors with costly patterns call
-// it first.
-func containsFold(s string, words ...string) bool {
-	for _, w := range words {
-		for i := 0; i+len(w) <= len(s); i++ {
-			if asciiLower(s[i]) == w[0] && strings.EqualFold(s[i:i+len(w)], w) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func asciiLower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // isMixed reports whether s has a lowercase letter, an uppercase letter
@@ -560,29 +626,41 @@ var (
 
 // findAWSSecret finds an AWS secret access key: 40 base64 characters,
 // which alone could be anything, as the value of an AWS secret key name,
-// either name itself or one assigned to in s.
-func findAWSSecret(name, s string) *finding {
-	secret := &finding{what: "an AWS secret access key"}
-	if isAWSSecretName(name) && awsSecretRE.MatchString(s) {
-		return secret
+// either name itself or one assigned to in s. The assignment is looked
+// for only if hints, which scanHints returns for s, has
+// awsAssignmentHints: s holds an "=" or ":".
+func findAWSSecret(name, s string, hints hintSet) *finding {
+	if isAWSSecretName(name) && awsSecretRE.MatchString(s) ||
+		hints&awsAssignmentHints != 0 && hasAWSSecretAssignment(s) {
+		return &finding{what: "an AWS secret access key"}
 	}
-	if !strings.ContainsAny(s, "=:") || !hasBase64Run(s, 40) {
-		return nil
+	return nil
+}
+
+// hasAWSSecretAssignment reports whether s assigns 40 base64 characters
+// to an AWS secret key name.
+func hasAWSSecretAssignment(s string) bool {
+	if !hasBase64Run(s, 40) {
+		return false
 	}
 	for _, m := range awsSecretAssignmentRE.FindAllStringSubmatch(s, -1) {
 		if isAWSSecretName(m[1]) {
-			return secret
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // isAWSSecretName reports whether name, such as aws_secret_access_key or
 // SecretAccessKey, names an AWS secret access key.
 func isAWSSecretName(name string) bool {
-	n := foldName(name)
-	return strings.Contains(n, "secretaccesskey") ||
-		strings.Contains(n, "aws") && strings.Contains(n, "secret")
+	if name == "" {
+		return false
+	}
+	var buf [64]byte
+	n := appendFoldName(buf[:0], name)
+	return bytes.Contains(n, []byte("secretaccesskey")) ||
+		bytes.Contains(n, []byte("aws")) && bytes.Contains(n, []byte("secret"))
 }
 
 // foldName returns name in lower case without the separators '-', '_'
@@ -594,6 +672,31 @@ func foldName(name string) string {
 		}
 		return r
 	}, strings.ToLower(name))
+}
+
+// appendFoldName appends foldName(name) to b. An ASCII name is folded
+// byte by byte, which needs no string of its own; any other takes
+// foldName, whose lower-casing maps every rune.
+func appendFoldName(b []byte, name string) []byte {
+	if !isASCII(name) {
+		return append(b, foldName(name)...)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != '-' && c != '_' && c != '.' {
+			b = append(b, asciiLower(c))
+		}
+	}
+	return b
+}
+
+// isASCII reports whether s has only ASCII characters.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 var (
@@ -761,9 +864,6 @@ var azureKeyRE = regexp.MustCompile(`(?i)((?:Account|SharedAccess)Key=)([A-Za-z0
 // findAzureKey finds the key of an Azure connection string, such as the
 // AccountKey of a storage account.
 func findAzureKey(s string) *finding {
-	if !containsFold(s, "key=") {
-		return nil
-	}
 	if prefix, ok := firstToken(azureKeyRE, s, nil); ok {
 		return &finding{what: "an Azure connection string key", prefix: prefix}
 	}
@@ -775,11 +875,9 @@ var authorizationRE = regexp.MustCompile(`(?i)((?:bearer|basic|token)\s+)([A-Za-
 // findAuthorization finds the value of an Authorization header: a bearer
 // or token scheme with a body of 16 or more characters that has letters
 // and digits, or the Basic scheme with a base64 "user:password". The
-// scheme names alone, as in "bearer", are fine.
+// scheme names alone, as in "bearer", are fine. findText calls it only
+// for a string that holds a scheme name, in any case.
 func findAuthorization(s string) *finding {
-	if !containsFold(s, "bearer", "basic", "token") {
-		return nil
-	}
 	prefix, ok := firstToken(authorizationRE, s, isAuthorization)
 	if !ok {
 		return nil
@@ -816,11 +914,9 @@ var assignmentRE = regexp.MustCompile(
 	`(?i)([A-Za-z0-9_-]*(?:password|passwd|secret))\s*=\s*([^\s&;,]+)`)
 
 // findAssignment finds a password or secret assigned in text, such as
-// "password=..." or "client_secret=...".
+// "password=..." or "client_secret=...". findText calls it only for a
+// string that holds "passw" or "secret", in any case.
 func findAssignment(s string) *finding {
-	if !containsFold(s, "passw", "secret") {
-		return nil
-	}
 	m := assignmentRE.FindStringSubmatch(s)
 	if m == nil {
 		return nil

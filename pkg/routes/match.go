@@ -35,16 +35,18 @@ func checkMatch(r *routecastv1.Route) error {
 	return checkKeyValues("match.query_params", m.GetQueryParams(), false)
 }
 
+// checkHosts checks the hosts at field. The path of an element is built
+// only for an error.
 func checkHosts(field string, hosts []string) error {
 	seen := make(map[string]int, len(hosts))
 	for i, h := range hosts {
-		f := indexField(field, i)
-		if err := checkHost(f, h); err != nil {
-			return err
+		if err := checkHost("", h); err != nil {
+			return withPrefix(indexField(field, i), err)
 		}
 		key := strings.ToLower(h)
 		if j, ok := seen[key]; ok {
-			return fieldErrorf(f, "duplicate host %q (also %s)", h, indexField(field, j))
+			return fieldErrorf(indexField(field, i), "duplicate host %q (also %s)",
+				h, indexField(field, j))
 		}
 		seen[key] = i
 	}
@@ -184,16 +186,18 @@ func compiles(expr string) error {
 	return nil
 }
 
+// checkMethods checks the methods at field. The path of an element is
+// built only for an error.
 func checkMethods(field string, ms []string) error {
 	seen := make(map[string]int, len(ms))
 	for i, m := range ms {
-		f := indexField(field, i)
 		upper := strings.ToUpper(m)
 		if !methods[upper] {
-			return fieldErrorf(f, "unknown method %q", m)
+			return fieldErrorf(indexField(field, i), "unknown method %q", m)
 		}
 		if j, ok := seen[upper]; ok {
-			return fieldErrorf(f, "duplicate method %q (also %s)", m, indexField(field, j))
+			return fieldErrorf(indexField(field, i), "duplicate method %q (also %s)",
+				m, indexField(field, j))
 		}
 		seen[upper] = i
 	}
@@ -201,37 +205,39 @@ func checkMethods(field string, ms []string) error {
 }
 
 // checkKeyValues checks header or query parameter conditions. Header names
-// must be HTTP tokens; query parameter names only non-empty.
+// must be HTTP tokens; query parameter names only non-empty. The path of
+// an element is built only for an error.
 func checkKeyValues(field string, kvs []*routecastv1.KeyValueMatch, header bool) error {
 	for i, kv := range kvs {
-		f := indexField(field, i)
 		if kv == nil {
-			return fieldErrorf(f, "must be set")
+			return fieldErrorf(indexField(field, i), "must be set")
 		}
-		if err := checkKeyValue(f, kv, header); err != nil {
-			return err
+		if err := checkKeyValue("", kv, header); err != nil {
+			return withPrefix(indexField(field, i), err)
 		}
 	}
 	return nil
 }
 
+// checkKeyValue checks one condition at field, which may be empty for
+// the caller to prefix the error with the condition's own path.
 func checkKeyValue(field string, kv *routecastv1.KeyValueMatch, header bool) error {
 	switch {
 	case kv.GetName() == "":
-		return fieldErrorf(field+".name", "must not be empty")
+		return fieldErrorf(joinField(field, "name"), "must not be empty")
 	case header && !isToken(kv.GetName()):
-		return fieldErrorf(field+".name", "%q is not a valid header name", kv.GetName())
+		return fieldErrorf(joinField(field, "name"), "%q is not a valid header name", kv.GetName())
 	case hasControl(kv.GetName()):
-		return fieldErrorf(field+".name", "must not contain control characters")
+		return fieldErrorf(joinField(field, "name"), "must not contain control characters")
 	}
 	switch kv.GetType() {
 	case routecastv1.MatchType_MATCH_TYPE_UNSPECIFIED, routecastv1.MatchType_MATCH_TYPE_EXACT:
 		if header && strings.ContainsAny(kv.GetValue(), "\r\n\x00") {
-			return fieldErrorf(field+".value", "must not contain CR, LF or NUL")
+			return fieldErrorf(joinField(field, "value"), "must not contain CR, LF or NUL")
 		}
 		return nil
 	case routecastv1.MatchType_MATCH_TYPE_REGEX:
-		return checkRegex(field+".value", kv.GetValue())
+		return checkRegex(joinField(field, "value"), kv.GetValue())
 	}
-	return fieldErrorf(field+".type", "unknown match type %d", kv.GetType())
+	return fieldErrorf(joinField(field, "type"), "unknown match type %d", kv.GetType())
 }

@@ -90,18 +90,19 @@ func redactUserinfo(raw string) string {
 	return raw[:start] + "REDACTED" + raw[start+at:]
 }
 
+// checkBackends checks the backends at field. The path of an element is
+// built only for an error.
 func checkBackends(field string, backends []*routecastv1.Backend) error {
 	seen := make(map[string]int, len(backends))
 	for i, b := range backends {
-		f := indexField(field, i)
 		if b == nil {
-			return fieldErrorf(f, "must be set")
+			return fieldErrorf(indexField(field, i), "must be set")
 		}
-		if err := checkCluster(f+".cluster", b.GetCluster()); err != nil {
-			return err
+		if err := checkCluster("cluster", b.GetCluster()); err != nil {
+			return withPrefix(indexField(field, i), err)
 		}
 		if j, ok := seen[b.GetCluster()]; ok {
-			return fieldErrorf(f+".cluster", "duplicate cluster %q (also %s)",
+			return fieldErrorf(indexField(field, i)+".cluster", "duplicate cluster %q (also %s)",
 				b.GetCluster(), indexField(field, j))
 		}
 		seen[b.GetCluster()] = i

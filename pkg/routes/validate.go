@@ -7,15 +7,14 @@
 package routes
 
 import (
-	"fmt"
-	"runtime"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/internal/parallel"
 )
 
 // ValidateScope checks that scope has the form "tenant/environment", each
@@ -94,38 +93,52 @@ func checkRouteScope(r *routecastv1.Route) error {
 }
 
 // checkLabels checks label keys and values, in key order so that the error
-// for a route is always the same.
+// for a route is always the same. Labels are seldom invalid, so they are
+// checked in map order first, which needs no sorting; only if one is
+// invalid are they checked again in key order to report the first.
 func checkLabels(r *routecastv1.Route) error {
-	keys := make([]string, 0, len(r.GetLabels()))
-	for k := range r.GetLabels() {
-		keys = append(keys, k)
+	labels := r.GetLabels()
+	valid := true
+	for k, v := range labels {
+		if checkLabel(k, v) != nil {
+			valid = false
+			break
+		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		field := fmt.Sprintf("labels[%q]", k)
-		if err := checkLabel(field, k, r.GetLabels()[k]); err != nil {
+	if valid {
+		return nil
+	}
+	for _, k := range sortedKeys(labels) {
+		if err := checkLabel(k, labels[k]); err != nil {
+			err.Field = labelField(k).String()
 			return err
 		}
 	}
 	return nil
 }
 
-func checkLabel(field, key, value string) error {
+// checkLabel checks one label. The caller sets the field of the error.
+func checkLabel(key, value string) *FieldError {
 	switch {
 	case key == "":
-		return fieldErrorf(field, "key must not be empty")
+		return fieldErrorf("", "key must not be empty")
 	case len(key) > maxLabelKeyLen:
-		return fieldErrorf(field, "key is %d characters long; at most %d are allowed",
+		return fieldErrorf("", "key is %d characters long; at most %d are allowed",
 			len(key), maxLabelKeyLen)
 	case !onlyBytes(key, "._/-"):
-		return fieldErrorf(field, "key may contain only letters, digits, '.', '_', '/' and '-'")
+		return fieldErrorf("", "key may contain only letters, digits, '.', '_', '/' and '-'")
 	case utf8.RuneCountInString(value) > maxLabelValLen:
-		return fieldErrorf(field, "value is %d characters long; at most %d are allowed",
+		return fieldErrorf("", "value is %d characters long; at most %d are allowed",
 			utf8.RuneCountInString(value), maxLabelValLen)
 	case !utf8.ValidString(value) || hasControl(value):
-		return fieldErrorf(field, "value must not contain control characters")
+		return fieldErrorf("", "value must not contain control characters")
 	}
 	return nil
+}
+
+// sortedKeys returns the keys of labels in order.
+func sortedKeys(labels map[string]string) []string {
+	return slices.Sorted(maps.Keys(labels))
 }
 
 func checkOwner(r *routecastv1.Route) error {
@@ -152,34 +165,7 @@ const parallelBatch = 128
 // invalid one, with its index. Large batches are validated on every CPU;
 // the error reported is still that of the lowest index.
 func validateAll(rs []*routecastv1.Route) (int, error) {
-	workers := min(runtime.GOMAXPROCS(0), len(rs)/parallelBatch)
-	if workers <= 1 {
-		for i, r := range rs {
-			if err := Validate(r); err != nil {
-				return i, err
-			}
-		}
-		return 0, nil
-	}
-	errs := make([]error, len(rs))
-	var wg sync.WaitGroup
-	chunk := (len(rs) + workers - 1) / workers
-	for start := 0; start < len(rs); start += chunk {
-		wg.Go(func() {
-			for i := start; i < min(start+chunk, len(rs)); i++ {
-				if errs[i] = Validate(rs[i]); errs[i] != nil {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return i, err
-		}
-	}
-	return 0, nil
+	return parallel.Each(len(rs), parallelBatch, func(i int) error { return Validate(rs[i]) })
 }
 
 // ValidateBatch checks one write batch: every route in puts is valid, no
@@ -192,9 +178,8 @@ func ValidateBatch(puts []*routecastv1.Route, deletes []string) error {
 	}
 	putAt := make(map[string]int, len(puts))
 	for i, r := range puts {
-		field := indexField("puts", i)
 		if j, ok := putAt[r.GetName()]; ok {
-			return fieldErrorf(field+".name", "duplicate name %q (also %s)",
+			return fieldErrorf(indexField("puts", i)+".name", "duplicate name %q (also %s)",
 				r.GetName(), indexField("puts", j))
 		}
 		putAt[r.GetName()] = i
@@ -202,16 +187,16 @@ func ValidateBatch(puts []*routecastv1.Route, deletes []string) error {
 
 	deleteAt := make(map[string]int, len(deletes))
 	for i, name := range deletes {
-		field := indexField("deletes", i)
-		if err := checkName(field, name); err != nil {
-			return err
+		if err := checkName("", name); err != nil {
+			return withPrefix(indexField("deletes", i), err)
 		}
 		if j, ok := deleteAt[name]; ok {
-			return fieldErrorf(field, "duplicate name %q (also %s)",
+			return fieldErrorf(indexField("deletes", i), "duplicate name %q (also %s)",
 				name, indexField("deletes", j))
 		}
 		if j, ok := putAt[name]; ok {
-			return fieldErrorf(field, "name %q is also put (%s)", name, indexField("puts", j))
+			return fieldErrorf(indexField("deletes", i), "name %q is also put (%s)",
+				name, indexField("puts", j))
 		}
 		deleteAt[name] = i
 	}

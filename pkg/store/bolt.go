@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/internal/parallel"
 )
 
 // The bbolt file holds four top-level buckets.
@@ -113,6 +114,10 @@ func (s *Bolt) Apply(ctx context.Context, scope string, b Batch) (Result, error)
 	if err := checkBatch(scope, b); err != nil {
 		return Result{}, err
 	}
+	puts, err := encodePuts(scope, b.Puts)
+	if err != nil {
+		return Result{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -122,8 +127,8 @@ func (s *Bolt) Apply(ctx context.Context, scope string, b Batch) (Result, error)
 		return Result{}, err
 	}
 
-	a := &boltApply{scope: scope, batch: b, now: s.now()}
-	err := s.db.Update(a.run)
+	a := &boltApply{scope: scope, batch: b, pending: puts, now: s.now()}
+	err = s.db.Update(a.run)
 	switch {
 	case errors.Is(err, errRollback):
 		return a.result, nil
@@ -139,15 +144,16 @@ func (s *Bolt) Apply(ctx context.Context, scope string, b Batch) (Result, error)
 
 // boltApply is the state of one Apply transaction.
 type boltApply struct {
-	scope string
-	batch Batch
-	now   time.Time
+	scope   string
+	batch   Batch
+	pending []pendingPut // the batch's puts, encoded, in name order
+	now     time.Time
 
 	tx      *bolt.Tx
 	routes  *bolt.Bucket
 	current uint64
 	result  Result
-	puts    []EncodedRoute
+	puts    []StoredRoute
 	changes []change
 }
 
@@ -197,9 +203,56 @@ func (a *boltApply) checkExpected() error {
 
 func (a *boltApply) applyPuts() error {
 	rev := a.current + 1
-	for _, in := range a.batch.Puts {
-		r := proto.Clone(in).(*routecastv1.Route)
-		r.Scope, r.Version = a.scope, 0
+	for _, p := range a.pending {
+		key := []byte(p.name)
+		old := a.routes.Get(key)
+		switch {
+		case old == nil:
+			a.result.Created = append(a.result.Created, p.name)
+		case bytes.Equal(withVersion(p.body, storedVersion(old)), old):
+			a.result.Unchanged++
+			continue
+		default:
+			a.result.Updated = append(a.result.Updated, p.name)
+		}
+		data := withVersion(p.body, rev)
+		if err := a.routes.Put(key, data); err != nil {
+			return err
+		}
+		a.puts = append(a.puts, StoredRoute{Name: p.name, Version: rev, Bytes: data})
+		a.changes = append(a.changes, change{
+			Change: &routecastv1.Change{Scope: a.scope, Name: p.name, Kind: routecastv1.ChangeKind_CHANGE_KIND_PUT},
+			route:  data,
+		})
+	}
+	return nil
+}
+
+// pendingPut is a route of a batch encoded for its scope without a
+// version.
+type pendingPut struct {
+	name string
+	body []byte
+}
+
+// encodeChunk is the number of routes from which encodePuts splits a
+// batch across CPUs.
+const encodeChunk = 128
+
+// encodePuts encodes the routes of a batch as stored in scope, with the
+// version left out, and returns them in name order. It is the costliest
+// step of a large batch and needs neither the store's lock nor a
+// transaction, so it runs before both, on every CPU. A route whose scope
+// or version differs from what is stored is copied first: the caller's
+// routes are not changed.
+func encodePuts(scope string, rs []*routecastv1.Route) ([]pendingPut, error) {
+	out := make([]pendingPut, len(rs))
+	_, err := parallel.Each(len(rs), encodeChunk, func(i int) error {
+		r := rs[i]
+		if r.GetScope() != scope || r.GetVersion() != 0 {
+			r = proto.Clone(r).(*routecastv1.Route)
+			r.Scope, r.Version = scope, 0
+		}
 		// Version is the route's last field, so the encoding of r at any
 		// version is this one with the version appended: the stored bytes
 		// of an unchanged route are body + version, deterministically.
@@ -207,31 +260,14 @@ func (a *boltApply) applyPuts() error {
 		if err != nil {
 			return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
 		}
-		old := a.routes.Get([]byte(r.GetName()))
-		switch {
-		case old == nil:
-			a.result.Created = append(a.result.Created, r.GetName())
-		case bytes.Equal(withVersion(body, storedVersion(old)), old):
-			a.result.Unchanged++
-			continue
-		default:
-			a.result.Updated = append(a.result.Updated, r.GetName())
-		}
-		r.Version = rev
-		data := withVersion(body, rev)
-		if err := a.routes.Put([]byte(r.GetName()), data); err != nil {
-			return err
-		}
-		a.puts = append(a.puts, EncodedRoute{Route: r, Bytes: data})
-		a.changes = append(a.changes, change{
-			Change: &routecastv1.Change{Scope: a.scope, Name: r.GetName(), Kind: routecastv1.ChangeKind_CHANGE_KIND_PUT},
-			route:  data,
-		})
+		out[i] = pendingPut{name: r.GetName(), body: body}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(a.result.Created)
-	slices.Sort(a.result.Updated)
-	slices.SortFunc(a.puts, func(x, y EncodedRoute) int { return strings.Compare(x.Route.GetName(), y.Route.GetName()) })
-	return nil
+	slices.SortFunc(out, func(x, y pendingPut) int { return strings.Compare(x.name, y.name) })
+	return out, nil
 }
 
 // withVersion returns body, an encoded route without a version, with the

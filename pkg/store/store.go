@@ -133,23 +133,17 @@ type Commit struct {
 	Revision uint64
 	// Scope the batch changed.
 	Scope string
-	// Puts are the routes as stored, with scope and version set, and
-	// their encoding, in name order.
-	Puts []EncodedRoute
+	// Puts are the routes as stored, with scope and version set, in name
+	// order: subscribers can send the bytes without encoding the routes
+	// again.
+	Puts []StoredRoute
 	// Deletes are the names deleted.
 	Deletes []string
 	// Time the commit was made.
 	Time time.Time
 }
 
-// EncodedRoute is a route and its deterministic protobuf encoding, as
-// stored: subscribers can send the bytes without encoding the route again.
-type EncodedRoute struct {
-	Route *routecastv1.Route
-	Bytes []byte
-}
-
-// StoredRoute is a route as a snapshot holds it.
+// StoredRoute is a route as stored, not decoded.
 type StoredRoute struct {
 	Name    string
 	Version uint64
@@ -194,12 +188,12 @@ func (f ChangeFilter) match(c *routecastv1.Change) bool {
 	return (f.Scope == "" || c.GetScope() == f.Scope) && (f.Name == "" || c.GetName() == f.Name)
 }
 
-// Encode returns r with its deterministic encoding, as a store would put
-// it in a Commit.
-func Encode(r *routecastv1.Route) (EncodedRoute, error) {
+// Encode returns r as a store would put it in a Commit: r must have its
+// scope and version set.
+func Encode(r *routecastv1.Route) (StoredRoute, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
 	if err != nil {
-		return EncodedRoute{}, fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
+		return StoredRoute{}, fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
 	}
-	return EncodedRoute{Route: r, Bytes: b}, nil
+	return StoredRoute{Name: r.GetName(), Version: r.GetVersion(), Bytes: b}, nil
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, o Opener) {
 		{"SubscribeSeesEveryCommit", testSubscribe},
 		{"Reopen", testReopen},
 		{"Revocations", testRevocations},
+		{"LargeBatchKeepsCallersRoutes", testLargeBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, o) })
@@ -306,7 +307,7 @@ func testSubscribe(t *testing.T, o Opener) {
 	apply(t, s, "a/b", store.Batch{Deletes: []string{"y"}})
 
 	c1, c2 := <-commits, <-commits
-	if c1.Revision != 2 || len(c1.Puts) != 1 || c1.Puts[0].Route.GetVersion() != 2 || c1.Puts[0].Route.GetScope() != "a/b" || !bytes.Equal(c1.Puts[0].Bytes, mustMarshal(t, c1.Puts[0].Route)) {
+	if c1.Revision != 2 || len(c1.Puts) != 1 || !storedAs(t, c1.Puts[0], "a/b", "y", 2) {
 		t.Errorf("first commit = %+v, want revision 2 putting y at version 2", c1)
 	}
 	if c2.Revision != 3 || len(c2.Deletes) != 1 || c2.Deletes[0] != "x" {
@@ -392,6 +393,66 @@ func testRevocations(t *testing.T, o Opener) {
 	}
 	if rev, _ := s.Revision(ctx); rev != 1 {
 		t.Errorf("revision after revocations = %d, want 1: revocations must not touch routes", rev)
+	}
+}
+
+// storedAs reports whether got is route name at version in scope, and its
+// bytes decode to such a route.
+func storedAs(t *testing.T, got store.StoredRoute, scope, name string, version uint64) bool {
+	t.Helper()
+	r := new(routecastv1.Route)
+	if err := proto.Unmarshal(got.Bytes, r); err != nil {
+		t.Errorf("commit bytes of %q: %v", got.Name, err)
+		return false
+	}
+	return got.Name == name && got.Version == version &&
+		r.GetName() == name && r.GetVersion() == version && r.GetScope() == scope &&
+		bytes.Equal(got.Bytes, mustMarshal(t, r))
+}
+
+// testLargeBatch applies a batch large enough to be encoded on several
+// CPUs, in reverse name order and with some routes carrying another scope
+// and a version: the result is in name order, every route is stored with
+// the batch's scope and revision, and the caller's routes are unchanged.
+func testLargeBatch(t *testing.T, o Opener) {
+	s := o.Open(t)
+	ctx := context.Background()
+	const n = 1000
+	var puts, sent []*routecastv1.Route
+	for i := n - 1; i >= 0; i-- {
+		r := Route(fmt.Sprintf("r%04d", i), fmt.Sprintf("/r%d", i))
+		if i%3 == 0 {
+			r.Scope, r.Version = "other/scope", 77
+		}
+		puts = append(puts, r)
+		sent = append(sent, proto.Clone(r).(*routecastv1.Route))
+	}
+	res := apply(t, s, "big/batch", store.Batch{Puts: puts})
+	if len(res.Created) != n || res.Created[0] != "r0000" || res.Created[n-1] != "r0999" {
+		t.Fatalf("created %d routes from %v, want %d in name order", len(res.Created), res.Created[:3], n)
+	}
+	for i := range puts {
+		if !proto.Equal(puts[i], sent[i]) {
+			t.Fatalf("Apply changed the caller's route %q: %v, sent %v", sent[i].GetName(), puts[i], sent[i])
+		}
+	}
+	stored, _, err := s.List(ctx, "big/batch", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range stored {
+		want := fmt.Sprintf("r%04d", i)
+		if r.GetName() != want || r.GetScope() != "big/batch" || r.GetVersion() != res.Revision ||
+			r.GetMatch().GetPath().GetPrefix() != fmt.Sprintf("/r%d", i) {
+			t.Fatalf("stored route %d = %v, want %s in big/batch at version %d", i, r, want, res.Revision)
+		}
+	}
+	if len(stored) != n {
+		t.Fatalf("stored %d routes, want %d", len(stored), n)
+	}
+	again := apply(t, s, "big/batch", store.Batch{Puts: puts})
+	if again.Unchanged != n || again.Changed() {
+		t.Errorf("the same batch again: %d unchanged, changed %v; want %d unchanged", again.Unchanged, again.Changed(), n)
 	}
 }
 

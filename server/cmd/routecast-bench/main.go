@@ -67,6 +67,9 @@ type config struct {
 	Resume int
 	// ApplyBatches is the number of 1000-route batches of the apply test.
 	ApplyBatches int
+	// ApplyConcurrency is the number of ApplyRoutes calls in flight at
+	// once in the apply test; it is also measured with one.
+	ApplyConcurrency int
 	// Puts is the number of sequential PutRoute calls of the put test.
 	Puts int
 	// RSSSettle bounds the wait for the server's RSS to settle.
@@ -98,8 +101,8 @@ func (c config) check() error {
 		return errors.New("-dial-concurrency must be at least 1")
 	case c.Resume < 0:
 		return errors.New("-resume must not be negative")
-	case c.ApplyBatches < 1 || c.Puts < 1:
-		return errors.New("-apply-batches and -puts must be at least 1")
+	case c.ApplyBatches < 1 || c.Puts < 1 || c.ApplyConcurrency < 1:
+		return errors.New("-apply-batches, -apply-concurrency and -puts must be at least 1")
 	}
 	return nil
 }
@@ -128,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", 200, "connections being established at once")
 	fs.IntVar(&c.Resume, "resume", 100, "streams that reconnect with the versions they hold")
 	fs.IntVar(&c.ApplyBatches, "apply-batches", 20, "1000-route ApplyRoutes batches of the apply test")
+	fs.IntVar(&c.ApplyConcurrency, "apply-concurrency", 4, "ApplyRoutes calls in flight at once in the apply test (also measured with 1)")
 	fs.IntVar(&c.Puts, "puts", 500, "sequential PutRoute calls of the put test")
 	fs.DurationVar(&c.RSSSettle, "rss-settle", 10*time.Second, "longest wait for the server's RSS to settle")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to `file`")

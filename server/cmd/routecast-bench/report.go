@@ -61,16 +61,18 @@ type result struct {
 	CPUK100             cpuUse `json:"cpu_k100"`
 	CPUK100Floor        cpuUse `json:"cpu_k100_floor"`
 
-	ResumeStreams      int       `json:"resume_streams"`
-	ResumeRoutesResent int       `json:"resume_routes_resent"`
-	KSweep             []kResult `json:"k_sweep,omitempty"`
-	StormStreams       int       `json:"storm_streams"`
-	StormS             float64   `json:"storm_resume_s"`
-	StormRoutesResent  int       `json:"storm_routes_resent"`
-	StormPeakRSSKiB    int64     `json:"storm_server_peak_rss_kib"`
-	ApplyRoutesPerS    float64   `json:"apply_routes_per_s"`
-	PutRouteP50Ms      float64   `json:"put_route_p50_ms"`
-	PutRouteP99Ms      float64   `json:"put_route_p99_ms"`
+	ResumeStreams       int       `json:"resume_streams"`
+	ResumeRoutesResent  int       `json:"resume_routes_resent"`
+	KSweep              []kResult `json:"k_sweep,omitempty"`
+	StormStreams        int       `json:"storm_streams"`
+	StormS              float64   `json:"storm_resume_s"`
+	StormRoutesResent   int       `json:"storm_routes_resent"`
+	StormPeakRSSKiB     int64     `json:"storm_server_peak_rss_kib"`
+	ApplyRoutesPerS     float64   `json:"apply_routes_per_s"`
+	ApplyConcurrency    int       `json:"apply_concurrency"`
+	ApplySequentialPerS float64   `json:"apply_routes_per_s_sequential"`
+	PutRouteP50Ms       float64   `json:"put_route_p50_ms"`
+	PutRouteP99Ms       float64   `json:"put_route_p99_ms"`
 
 	NotConvergedCount int       `json:"not_converged_count"`
 	NotConverged      []failure `json:"not_converged"`
@@ -153,7 +155,8 @@ func (r *result) table(w io.Writer) error {
 	only(fmt.Sprintf("reconnect storm: %d streams resumed in (s)", r.StormStreams), r.StormS)
 	only("reconnect storm: routes resent", float64(r.StormRoutesResent))
 	only("reconnect storm: server peak RSS (MiB)", float64(r.StormPeakRSSKiB)/1024)
-	only("ApplyRoutes (routes/s)", r.ApplyRoutesPerS)
+	only(fmt.Sprintf("ApplyRoutes, %d calls in flight (routes/s)", r.ApplyConcurrency), r.ApplyRoutesPerS)
+	only("ApplyRoutes, one call at a time (routes/s)", r.ApplySequentialPerS)
 	only("PutRoute p50 (ms)", r.PutRouteP50Ms)
 	only("PutRoute p99 (ms)", r.PutRouteP99Ms)
 	only("server RSS before streams (MiB)", float64(r.ServerRSSBeforeKiB)/1024)

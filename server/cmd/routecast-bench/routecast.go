@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
+	"github.com/routecast/routecast/internal/benchdata"
 )
 
 // k100Size is the number of routes of the K=100 change, or all of them
@@ -85,7 +88,7 @@ func (b *routecastBench) start(ctx context.Context) error {
 // loadRoutes writes the streamed scope in batches.
 func (b *routecastBench) loadRoutes(ctx context.Context) error {
 	var err error
-	if b.load, err = benchRoutes(loadScope, "load", b.cfg.Routes); err != nil {
+	if b.load, err = benchdata.Routes(loadScope, "load", b.cfg.Routes); err != nil {
 		return err
 	}
 	for _, batch := range batches(b.load) {
@@ -194,7 +197,7 @@ func (b *routecastBench) k1(ctx context.Context) error {
 // returns the revision of the change.
 func (b *routecastBench) putOne(ctx context.Context, round int) (uint64, error) {
 	i := (round * 7919) % len(b.load)
-	c := changed(b.load[i], b.nextChange())
+	c := benchdata.Changed(b.load[i], b.nextChange())
 	resp, err := b.put(ctx, loadScope, c)
 	if err != nil {
 		return 0, err
@@ -242,7 +245,7 @@ func (b *routecastBench) applyK(ctx context.Context, round, k int) (uint64, erro
 	index := func(j int) int { return (round*k + j) % len(b.load) }
 	puts := make([]*routecastv1.Route, k)
 	for j := range puts {
-		puts[j] = changed(b.load[index(j)], b.nextChange())
+		puts[j] = benchdata.Changed(b.load[index(j)], b.nextChange())
 	}
 	resp, err := b.apply(ctx, loadScope, puts)
 	if err != nil {
@@ -325,20 +328,58 @@ func (b *routecastBench) storm(ctx context.Context) error {
 	return nil
 }
 
-// applyRate writes ApplyBatches batches of new routes to applyScope.
+// applyRate writes ApplyBatches batches of new routes to applyScope one
+// call at a time, then as many again with ApplyConcurrency calls in
+// flight, as several operators or pipelines applying at once would.
 func (b *routecastBench) applyRate(ctx context.Context) error {
-	rs, err := benchRoutes(applyScope, "apply", b.cfg.ApplyBatches*batchSize)
+	seq, err := b.applyBatches(ctx, "apply-seq", 1)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	for _, batch := range batches(rs) {
-		if _, err := b.apply(ctx, applyScope, batch); err != nil {
-			return err
-		}
+	par, err := b.applyBatches(ctx, "apply", b.cfg.ApplyConcurrency)
+	if err != nil {
+		return err
 	}
-	b.res.ApplyRoutesPerS = round3(float64(len(rs)) / time.Since(start).Seconds())
+	b.res.ApplySequentialPerS, b.res.ApplyRoutesPerS = round3(seq), round3(par)
+	b.res.ApplyConcurrency = b.cfg.ApplyConcurrency
 	return nil
+}
+
+// applyBatches writes ApplyBatches batches of new routes named prefix-N
+// to applyScope with at most inFlight calls at once, and returns the
+// routes written per second. Every call must create its 1,000 routes.
+func (b *routecastBench) applyBatches(ctx context.Context, prefix string, inFlight int) (float64, error) {
+	rs, err := benchdata.Routes(applyScope, prefix, b.cfg.ApplyBatches*batchSize)
+	if err != nil {
+		return 0, err
+	}
+	work := make(chan []*routecastv1.Route, len(rs)/batchSize+1)
+	for _, batch := range batches(rs) {
+		work <- batch
+	}
+	close(work)
+	errs := make([]error, inFlight)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range inFlight {
+		wg.Go(func() {
+			for batch := range work {
+				resp, err := b.apply(ctx, applyScope, batch)
+				if err == nil && len(resp.GetCreated()) != len(batch) {
+					err = fmt.Errorf("ApplyRoutes created %d routes, want %d", len(resp.GetCreated()), len(batch))
+				}
+				if err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return float64(len(rs)) / time.Since(start).Seconds(), nil
 }
 
 // putLatency changes routes of applyScope, which no stream reads, with
@@ -346,11 +387,11 @@ func (b *routecastBench) applyRate(ctx context.Context) error {
 func (b *routecastBench) putLatency(ctx context.Context) error {
 	lat := make([]time.Duration, 0, b.cfg.Puts)
 	for n := range b.cfg.Puts {
-		r, err := benchRoute(applyScope, "apply", n%(b.cfg.ApplyBatches*batchSize))
+		r, err := benchdata.Route(applyScope, "apply", n%(b.cfg.ApplyBatches*batchSize))
 		if err != nil {
 			return err
 		}
-		r = changed(r, b.nextChange())
+		r = benchdata.Changed(r, b.nextChange())
 		start := time.Now()
 		if _, err := b.put(ctx, applyScope, r); err != nil {
 			return err

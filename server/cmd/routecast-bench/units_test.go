@@ -5,24 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/proto"
 )
-
-// TestBenchRoute_size checks that benchmark routes validate and are
-// about routeSize bytes as stored, and that a change keeps the size.
-func TestBenchRoute_size(t *testing.T) {
-	for _, i := range []int{0, 7, 999, 12345} {
-		r, err := benchRoute(loadScope, "load", i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := changed(r, 1000)
-		stored.Scope, stored.Version = loadScope, typicalVersion
-		if n := proto.Size(stored); n < routeSize-8 || n > routeSize+8 {
-			t.Errorf("route %d is %d bytes stored, want about %d", i, n, routeSize)
-		}
-	}
-}
 
 // TestPercentile checks the nearest-rank percentiles.
 func TestPercentile(t *testing.T) {
