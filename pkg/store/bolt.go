@@ -40,6 +40,9 @@ var (
 
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
+// routesFill is the FillPercent of the scope buckets.
+const routesFill = 0.9
+
 // errRollback aborts an update transaction without reporting an error.
 var errRollback = errors.New("store: rollback")
 
@@ -165,6 +168,11 @@ func (a *boltApply) run(tx *bolt.Tx) error {
 	if a.routes, err = tx.Bucket(scopesBucket).CreateBucketIfNotExists([]byte(a.scope)); err != nil {
 		return err
 	}
+	// Pages split when they outgrow FillPercent of a page. Routes mostly
+	// arrive in name order (a batch is written sorted) or replace ones of
+	// the same size, so nearly full pages mean half as many to write as
+	// bbolt's default of a half.
+	a.routes.FillPercent = routesFill
 
 	if err := a.checkExpected(); err != nil {
 		return err
@@ -209,7 +217,7 @@ func (a *boltApply) applyPuts() error {
 		switch {
 		case old == nil:
 			a.result.Created = append(a.result.Created, p.name)
-		case bytes.Equal(withVersion(p.body, storedVersion(old)), old):
+		case isStoredBody(old, p.body):
 			a.result.Unchanged++
 			continue
 		default:
@@ -242,25 +250,16 @@ const encodeChunk = 128
 // encodePuts encodes the routes of a batch as stored in scope, with the
 // version left out, and returns them in name order. It is the costliest
 // step of a large batch and needs neither the store's lock nor a
-// transaction, so it runs before both, on every CPU. A route whose scope
-// or version differs from what is stored is copied first: the caller's
-// routes are not changed.
+// transaction, so it runs before both, on every CPU. The caller's routes
+// are not changed.
 func encodePuts(scope string, rs []*routecastv1.Route) ([]pendingPut, error) {
 	out := make([]pendingPut, len(rs))
 	_, err := parallel.Each(len(rs), encodeChunk, func(i int) error {
-		r := rs[i]
-		if r.GetScope() != scope || r.GetVersion() != 0 {
-			r = proto.Clone(r).(*routecastv1.Route)
-			r.Scope, r.Version = scope, 0
-		}
-		// Version is the route's last field, so the encoding of r at any
-		// version is this one with the version appended: the stored bytes
-		// of an unchanged route are body + version, deterministically.
-		body, err := marshalOpts.Marshal(r)
+		body, err := encodeBody(scope, rs[i])
 		if err != nil {
-			return fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
+			return fmt.Errorf("store: encode route %q: %w", rs[i].GetName(), err)
 		}
-		out[i] = pendingPut{name: r.GetName(), body: body}
+		out[i] = pendingPut{name: rs[i].GetName(), body: body}
 		return nil
 	})
 	if err != nil {
@@ -270,17 +269,89 @@ func encodePuts(scope string, rs []*routecastv1.Route) ([]pendingPut, error) {
 	return out, nil
 }
 
+// encodeBody returns the deterministic encoding of r in scope at version
+// zero, with room to append a version. Routes usually come without a
+// scope or version: then the scope is spliced into r's own encoding
+// rather than set on a copy of r.
+func encodeBody(scope string, r *routecastv1.Route) ([]byte, error) {
+	if r.GetScope() == "" && r.GetVersion() == 0 {
+		b, err := marshalOpts.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		return withScope(b, scope)
+	}
+	if r.GetScope() != scope || r.GetVersion() != 0 {
+		r = proto.Clone(r).(*routecastv1.Route)
+		r.Scope, r.Version = scope, 0
+	}
+	b, err := marshalOpts.Marshal(r)
+	return slices.Grow(b, maxVersionLen), err
+}
+
+// The encoding shortcuts of the store rely on Route's field numbers:
+// name and scope come first, version last. A deterministic encoding
+// writes fields in number order, so a route's scope goes right after its
+// name, and its version at the end.
+const (
+	routeNameField    = 1
+	routeScopeField   = 2
+	routeVersionField = 9
+)
+
+// maxVersionLen is the longest encoding of the version field: its tag
+// and a 10-byte varint.
+const maxVersionLen = 11
+
+// withScope returns body, the encoding of a named route without a scope,
+// with scope set: the scope field inserted after the name field. The
+// result has room to append a version.
+func withScope(body []byte, scope string) ([]byte, error) {
+	num, typ, n := protowire.ConsumeTag(body)
+	if num != routeNameField || typ != protowire.BytesType {
+		return nil, errors.New("the encoding does not start with the name")
+	}
+	m := protowire.ConsumeFieldValue(num, typ, body[n:])
+	if m < 0 {
+		return nil, protowire.ParseError(m)
+	}
+	name := n + m
+	out := make([]byte, 0, len(body)+len(scope)+protowire.SizeVarint(uint64(len(scope)))+1+maxVersionLen)
+	out = append(out, body[:name]...)
+	out = protowire.AppendTag(out, routeScopeField, protowire.BytesType)
+	out = protowire.AppendString(out, scope)
+	return append(out, body[name:]...), nil
+}
+
 // withVersion returns body, an encoded route without a version, with the
 // version field appended: what a deterministic encoding of the route at
-// that version gives, since version has the highest field number.
+// that version gives, since version has the highest field number. It
+// appends in place when body has room.
 func withVersion(body []byte, version uint64) []byte {
-	out := make([]byte, len(body), len(body)+11)
-	copy(out, body)
 	if version == 0 {
-		return out
+		return body
 	}
-	out = protowire.AppendTag(out, routeVersionField, protowire.VarintType)
-	return protowire.AppendVarint(out, version)
+	body = protowire.AppendTag(body, routeVersionField, protowire.VarintType)
+	return protowire.AppendVarint(body, version)
+}
+
+// isStoredBody reports whether stored is body at some version: the
+// stored route is the same as the one body encodes, apart from the
+// version.
+func isStoredBody(stored, body []byte) bool {
+	rest, ok := bytes.CutPrefix(stored, body)
+	if !ok {
+		return false
+	}
+	if len(rest) == 0 {
+		return true
+	}
+	num, typ, n := protowire.ConsumeTag(rest)
+	if num != routeVersionField || typ != protowire.VarintType {
+		return false
+	}
+	_, m := protowire.ConsumeVarint(rest[n:])
+	return m > 0 && n+m == len(rest)
 }
 
 // change is a change-log entry; route holds the route's bytes as stored,
@@ -324,9 +395,6 @@ func storedVersion(b []byte) uint64 {
 	}
 	return 0
 }
-
-// routeVersionField is the number of Route.version.
-const routeVersionField = 9
 
 func (a *boltApply) applyDeletes() error {
 	deletes := slices.Clone(a.batch.Deletes)
@@ -379,6 +447,9 @@ func (a *boltApply) finish() error {
 		}
 	}
 	log := a.tx.Bucket(logBucket)
+	// The log's keys only grow, so its pages never take an insert later:
+	// fill them.
+	log.FillPercent = 1
 	ts := timestamppb.New(a.now)
 	for i, c := range a.changes {
 		c.Revision, c.Actor, c.Time = rev, a.batch.Actor, ts

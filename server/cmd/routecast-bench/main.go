@@ -76,6 +76,9 @@ type config struct {
 	RSSSettle time.Duration
 	// CPUProfile, when set, receives a CPU profile of this process.
 	CPUProfile string
+	// DebugListen, when set, is passed to routecastd's --debug-listen, to
+	// profile the server during a run.
+	DebugListen string
 }
 
 // conns is the number of gRPC connections the streams need.
@@ -135,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Puts, "puts", 500, "sequential PutRoute calls of the put test")
 	fs.DurationVar(&c.RSSSettle, "rss-settle", 10*time.Second, "longest wait for the server's RSS to settle")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to `file`")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve routecastd's /debug/pprof on this loopback `address`, to profile it during the run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -74,6 +74,9 @@ func (b *routecastBench) start(ctx context.Context) error {
 		"--data-dir", filepath.Join(b.dir, "data"),
 		"--cert", b.ids.ServerCert, "--key", b.ids.ServerKey, "--ca", b.ids.CA,
 		"--policy", b.ids.Policy, "--log-level", "warn"}
+	if b.cfg.DebugListen != "" {
+		argv = append(argv, "--debug-listen", b.cfg.DebugListen)
+	}
 	var err error
 	if b.srv, err = startChild(ctx, "routecastd", addrFile, argv, b.log); err != nil {
 		return err
