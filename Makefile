@@ -20,7 +20,7 @@ BINARIES := ./server/cmd/routecastd ./server/cmd/routecast ./agent/cmd/routecast
 BENCH_FLAGS ?= -agents 1000 -routes 1000
 
 # Fuzz targets, run briefly in CI: package and target name.
-FUZZ_TARGETS := ./pkg/routes:FuzzDecodeRoute ./pkg/importer:FuzzParse ./server:FuzzStreamRequests
+FUZZ_TARGETS := ./pkg/routes:FuzzDecodeRoute ./pkg/routes:FuzzScanHints ./pkg/importer:FuzzParse ./server:FuzzStreamRequests ./server:FuzzUnmarshalApply
 FUZZTIME ?= 10s
 
 .PHONY: all build tools generate check-generated lint test fuzz demo bench clean
