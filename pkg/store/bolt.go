@@ -228,10 +228,7 @@ func (a *boltApply) applyPuts() error {
 			return err
 		}
 		a.puts = append(a.puts, StoredRoute{Name: p.name, Version: rev, Bytes: data})
-		a.changes = append(a.changes, change{
-			Change: &routecastv1.Change{Scope: a.scope, Name: p.name, Kind: routecastv1.ChangeKind_CHANGE_KIND_PUT},
-			route:  data,
-		})
+		a.changes = append(a.changes, change{name: p.name, kind: routecastv1.ChangeKind_CHANGE_KIND_PUT, route: data})
 	}
 	return nil
 }
@@ -354,26 +351,40 @@ func isStoredBody(stored, body []byte) bool {
 	return m > 0 && n+m == len(rest)
 }
 
-// change is a change-log entry; route holds the route's bytes as stored,
-// which the entry embeds without encoding the route again.
+// change is a change-log entry of a batch: what differs between the
+// entries of one commit. route holds the route's bytes as stored, which
+// the entry embeds without encoding the route again.
 type change struct {
-	*routecastv1.Change
+	name  string
+	kind  routecastv1.ChangeKind
 	route []byte
 }
 
-// encode returns the entry's bytes: the Change without its route, then
-// the route as field 5, which decodes as the whole Change.
-func (c change) encode() ([]byte, error) {
-	b, err := marshalOpts.Marshal(c.Change)
-	if err != nil || c.route == nil {
-		return b, err
+// encode returns the entry's bytes: common, the encoded Change fields
+// every entry of the commit shares, then the entry's own name, kind and
+// route. A decoder takes fields in any order, so this decodes as the
+// whole Change.
+func (c change) encode(common []byte) []byte {
+	b := make([]byte, 0, len(common)+len(c.name)+len(c.route)+16)
+	b = append(b, common...)
+	b = protowire.AppendTag(b, changeNameField, protowire.BytesType)
+	b = protowire.AppendString(b, c.name)
+	b = protowire.AppendTag(b, changeKindField, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(c.kind))
+	if c.route != nil {
+		b = protowire.AppendTag(b, changeRouteField, protowire.BytesType)
+		b = protowire.AppendBytes(b, c.route)
 	}
-	b = protowire.AppendTag(b, changeRouteField, protowire.BytesType)
-	return protowire.AppendBytes(b, c.route), nil
+	return b
 }
 
-// changeRouteField is the number of Change.route.
-const changeRouteField = 5
+// The numbers of the Change fields that differ between the entries of a
+// commit.
+const (
+	changeNameField  = 3
+	changeKindField  = 4
+	changeRouteField = 5
+)
 
 // storedVersion reads the version field of an encoded route without
 // decoding the rest.
@@ -424,9 +435,7 @@ func (a *boltApply) applyDeletes() error {
 			return err
 		}
 		a.result.Deleted = append(a.result.Deleted, name)
-		a.changes = append(a.changes, change{Change: &routecastv1.Change{
-			Scope: a.scope, Name: name, Kind: routecastv1.ChangeKind_CHANGE_KIND_DELETE,
-		}})
+		a.changes = append(a.changes, change{name: name, kind: routecastv1.ChangeKind_CHANGE_KIND_DELETE})
 	}
 	return nil
 }
@@ -450,14 +459,14 @@ func (a *boltApply) finish() error {
 	// The log's keys only grow, so its pages never take an insert later:
 	// fill them.
 	log.FillPercent = 1
-	ts := timestamppb.New(a.now)
+	common, err := marshalOpts.Marshal(&routecastv1.Change{
+		Revision: rev, Scope: a.scope, Actor: a.batch.Actor, Time: timestamppb.New(a.now),
+	})
+	if err != nil {
+		return fmt.Errorf("store: encode change: %w", err)
+	}
 	for i, c := range a.changes {
-		c.Revision, c.Actor, c.Time = rev, a.batch.Actor, ts
-		data, err := c.encode()
-		if err != nil {
-			return err
-		}
-		if err := log.Put(logKey(rev, uint32(i)), data); err != nil {
+		if err := log.Put(logKey(rev, uint32(i)), c.encode(common)); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/internal/benchdata"
@@ -64,12 +65,18 @@ func TestBolt_Closed(t *testing.T) {
 	}
 }
 
-// TestRouteFieldNumbers guards the encoding shortcuts of the bbolt
-// store: a route's scope is spliced in after its name, and its version
-// appended at the end, which is where a deterministic encoding puts them
-// only while name and scope are fields 1 and 2 and version has the
-// highest number.
-func TestRouteFieldNumbers(t *testing.T) {
+// TestFieldNumbers guards the encoding shortcuts of the bbolt store: a
+// route's scope is spliced in after its name, and its version appended at
+// the end, which is where a deterministic encoding puts them only while
+// name and scope are fields 1 and 2 and version has the highest number;
+// a change-log entry appends its name, kind and route by number.
+func TestFieldNumbers(t *testing.T) {
+	change := (&routecastv1.Change{}).ProtoReflect().Descriptor().Fields()
+	for name, want := range map[string]int{"name": 3, "kind": 4, "route": 5} {
+		if n := change.ByName(protoreflect.Name(name)).Number(); int(n) != want {
+			t.Errorf("Change.%s is field %d, want %d: the store's change constants must change", name, n, want)
+		}
+	}
 	fields := (&routecastv1.Route{}).ProtoReflect().Descriptor().Fields()
 	if n := fields.ByName("name").Number(); n != 1 {
 		t.Errorf("Route.name is field %d, want 1: store.withScope must change", n)

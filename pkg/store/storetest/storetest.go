@@ -263,16 +263,24 @@ func testScopesAndChanges(t *testing.T, o Opener) {
 		t.Fatal(err)
 	}
 	type row struct {
-		Rev         uint64
-		Name, Actor string
-		Kind        routecastv1.ChangeKind
+		Rev                uint64
+		Scope, Name, Actor string
+		Kind               routecastv1.ChangeKind
+		RoutePrefix        string // the embedded route's path prefix
+		RouteVersion       uint64
+		Timed              bool
 	}
 	var got []row
 	for _, c := range changes {
-		got = append(got, row{c.GetRevision(), c.GetName(), c.GetActor(), c.GetKind()})
+		got = append(got, row{c.GetRevision(), c.GetScope(), c.GetName(), c.GetActor(), c.GetKind(),
+			c.GetRoute().GetMatch().GetPath().GetPrefix(), c.GetRoute().GetVersion(), c.GetTime().IsValid() && c.GetTime().AsTime().Unix() > 0})
 	}
 	put, del := routecastv1.ChangeKind_CHANGE_KIND_PUT, routecastv1.ChangeKind_CHANGE_KIND_DELETE
-	want := []row{{1, "x", "spiffe://t/op", put}, {1, "y", "spiffe://t/op", put}, {3, "x", "spiffe://t/op2", del}}
+	want := []row{
+		{1, "a/b", "x", "spiffe://t/op", put, "/x", 1, true},
+		{1, "a/b", "y", "spiffe://t/op", put, "/y", 1, true},
+		{3, "a/b", "x", "spiffe://t/op2", del, "", 0, true},
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Changes (-want +got):\n%s", diff)
 	}
