@@ -97,8 +97,8 @@ func (k Keepalive) withDefaults() Keepalive {
 	return k
 }
 
-// connBufferSize is the size of each connection's read and write buffers.
-const connBufferSize = 16 << 10
+// connWriteBufferSize is the size of each connection's write buffer.
+const connWriteBufferSize = 16 << 10
 
 // DefaultCertExpiryWarning is the default of Config.CertExpiryWarning.
 const DefaultCertExpiryWarning = 24 * time.Hour
@@ -196,11 +196,14 @@ func (s *Server) serverOptions(tlsConf *tls.Config, ka Keepalive) []grpc.ServerO
 	return []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tlsConf)),
 		grpc.ForceServerCodecV2(newCodec()),
-		// Most connections are idle streams: gRPC takes a connection's
-		// write buffer from a pool only while writing, and buffers smaller
-		// than its 32 KiB defaults keep what an idle stream costs low.
-		grpc.WriteBufferSize(connBufferSize),
-		grpc.ReadBufferSize(connBufferSize),
+		// Most connections are idle streams. gRPC takes a connection's
+		// write buffer from a pool only while writing, and a buffer
+		// smaller than its 32 KiB default keeps what the pool holds after
+		// a burst low. Reads need no buffer of their own: the TLS
+		// connection underneath already holds a whole decrypted record,
+		// and a read buffer would cost every idle connection its size.
+		grpc.WriteBufferSize(connWriteBufferSize),
+		grpc.ReadBufferSize(0),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoverOpt),
 			logging.UnaryServerInterceptor(logger, logOpts...),

@@ -133,7 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Floor, "floor", true, "also measure a bare gRPC server with the same traffic")
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", 200, "connections being established at once")
 	fs.IntVar(&c.Resume, "resume", 100, "streams that reconnect with the versions they hold")
-	fs.IntVar(&c.ApplyBatches, "apply-batches", 20, "1000-route ApplyRoutes batches of the apply test")
+	fs.IntVar(&c.ApplyBatches, "apply-batches", 50, "1000-route ApplyRoutes batches of the apply test")
 	fs.IntVar(&c.ApplyConcurrency, "apply-concurrency", 4, "ApplyRoutes calls in flight at once in the apply test (also measured with 1)")
 	fs.IntVar(&c.Puts, "puts", 500, "sequential PutRoute calls of the put test")
 	fs.DurationVar(&c.RSSSettle, "rss-settle", 10*time.Second, "longest wait for the server's RSS to settle")
