@@ -78,6 +78,11 @@ type cpuUse struct {
 	Bench  float64 `json:"bench_s"`
 }
 
+// add returns the sum of c and d.
+func (c cpuUse) add(d cpuUse) cpuUse {
+	return cpuUse{Server: round3(c.Server + d.Server), Bench: round3(c.Bench + d.Bench)}
+}
+
 // loadAverage returns the one-minute load average of the machine, to tell
 // a run on a busy machine from one on a quiet one; 0 if unknown.
 func loadAverage() float64 {
