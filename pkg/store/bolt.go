@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -267,58 +268,81 @@ func encodePuts(scope string, rs []*routecastv1.Route) ([]pendingPut, error) {
 }
 
 // encodeBody returns the deterministic encoding of r in scope at version
-// zero, with room to append a version. Routes usually come without a
-// scope or version: then the scope is spliced into r's own encoding
-// rather than set on a copy of r.
+// zero, with room to append a version: what proto.Marshal with
+// Deterministic set gives for a copy of r with that scope. It writes the
+// route's own fields in number order and leaves only the nested messages
+// to protobuf, whose deterministic encoding of the labels map, through
+// reflection, would cost more than the rest of the route. The caller's
+// route is not changed.
 func encodeBody(scope string, r *routecastv1.Route) ([]byte, error) {
-	if r.GetScope() == "" && r.GetVersion() == 0 {
-		b, err := marshalOpts.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		return withScope(b, scope)
+	nested := &routecastv1.Route{
+		Match: r.GetMatch(), Upstream: r.GetUpstream(), Filters: r.GetFilters(), Policy: r.GetPolicy(),
 	}
-	if r.GetScope() != scope || r.GetVersion() != 0 {
-		r = proto.Clone(r).(*routecastv1.Route)
-		r.Scope, r.Version = scope, 0
+	keys := slices.Sorted(maps.Keys(r.GetLabels()))
+	size := stringFieldSize(r.GetName()) + stringFieldSize(scope) + marshalOpts.Size(nested) +
+		stringFieldSize(r.GetOwner()) + len(r.ProtoReflect().GetUnknown()) + maxVersionLen
+	for _, k := range keys {
+		size += 1 + protowire.SizeBytes(labelEntrySize(k, r.GetLabels()[k]))
 	}
-	b, err := marshalOpts.Marshal(r)
-	return slices.Grow(b, maxVersionLen), err
+	b := make([]byte, 0, size)
+	b = appendStringField(b, routeNameField, r.GetName())
+	b = appendStringField(b, routeScopeField, scope)
+	b, err := marshalOpts.MarshalAppend(b, nested)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		v := r.GetLabels()[k]
+		b = protowire.AppendTag(b, routeLabelsField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(labelEntrySize(k, v)))
+		b = protowire.AppendTag(b, mapKeyField, protowire.BytesType)
+		b = protowire.AppendString(b, k)
+		b = protowire.AppendTag(b, mapValueField, protowire.BytesType)
+		b = protowire.AppendString(b, v)
+	}
+	b = appendStringField(b, routeOwnerField, r.GetOwner())
+	return append(b, r.ProtoReflect().GetUnknown()...), nil
 }
 
-// The encoding shortcuts of the store rely on Route's field numbers:
-// name and scope come first, version last. A deterministic encoding
-// writes fields in number order, so a route's scope goes right after its
-// name, and its version at the end.
+// stringFieldSize is the size of a string field of Route: a one-byte
+// tag, the length and the bytes.
+func stringFieldSize(s string) int {
+	return 1 + protowire.SizeBytes(len(s))
+}
+
+// appendStringField appends a proto3 string field, which is left out when
+// empty.
+func appendStringField(b []byte, num protowire.Number, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+// labelEntrySize is the size of a labels map entry's content. A map
+// entry always carries both its key and its value, even empty ones.
+func labelEntrySize(k, v string) int {
+	return 2 + protowire.SizeBytes(len(k)) + protowire.SizeBytes(len(v))
+}
+
+// The encoding shortcuts of the store rely on Route's field numbers; a
+// deterministic encoding writes fields in number order, so a route's
+// version, the last field, can be appended to its encoding.
 const (
 	routeNameField    = 1
 	routeScopeField   = 2
+	routeLabelsField  = 7
+	routeOwnerField   = 8
 	routeVersionField = 9
+
+	mapKeyField   = 1
+	mapValueField = 2
 )
 
 // maxVersionLen is the longest encoding of the version field: its tag
 // and a 10-byte varint.
 const maxVersionLen = 11
-
-// withScope returns body, the encoding of a named route without a scope,
-// with scope set: the scope field inserted after the name field. The
-// result has room to append a version.
-func withScope(body []byte, scope string) ([]byte, error) {
-	num, typ, n := protowire.ConsumeTag(body)
-	if num != routeNameField || typ != protowire.BytesType {
-		return nil, errors.New("the encoding does not start with the name")
-	}
-	m := protowire.ConsumeFieldValue(num, typ, body[n:])
-	if m < 0 {
-		return nil, protowire.ParseError(m)
-	}
-	name := n + m
-	out := make([]byte, 0, len(body)+len(scope)+protowire.SizeVarint(uint64(len(scope)))+1+maxVersionLen)
-	out = append(out, body[:name]...)
-	out = protowire.AppendTag(out, routeScopeField, protowire.BytesType)
-	out = protowire.AppendString(out, scope)
-	return append(out, body[name:]...), nil
-}
 
 // withVersion returns body, an encoded route without a version, with the
 // version field appended: what a deterministic encoding of the route at

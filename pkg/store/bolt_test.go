@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/internal/benchdata"
@@ -65,29 +65,30 @@ func TestBolt_Closed(t *testing.T) {
 	}
 }
 
-// TestFieldNumbers guards the encoding shortcuts of the bbolt store: a
-// route's scope is spliced in after its name, and its version appended at
-// the end, which is where a deterministic encoding puts them only while
-// name and scope are fields 1 and 2 and version has the highest number;
-// a change-log entry appends its name, kind and route by number.
+// TestFieldNumbers guards the encoding shortcuts of the bbolt store.
+// encodeBody writes a route's own fields by number and copies the nested
+// ones by name, so Route must have exactly these fields: a new one must be
+// added there. A route's version is appended to its encoding, so it must
+// have the highest number. A change-log entry appends its name, kind and
+// route by number.
 func TestFieldNumbers(t *testing.T) {
-	change := (&routecastv1.Change{}).ProtoReflect().Descriptor().Fields()
-	for name, want := range map[string]int{"name": 3, "kind": 4, "route": 5} {
-		if n := change.ByName(protoreflect.Name(name)).Number(); int(n) != want {
-			t.Errorf("Change.%s is field %d, want %d: the store's change constants must change", name, n, want)
+	for _, tt := range []struct {
+		msg  proto.Message
+		want map[string]int
+	}{
+		{&routecastv1.Route{}, map[string]int{"name": 1, "scope": 2, "match": 3, "upstream": 4,
+			"filters": 5, "policy": 6, "labels": 7, "owner": 8, "version": 9}},
+		{&routecastv1.Change{}, map[string]int{"revision": 1, "scope": 2, "name": 3, "kind": 4,
+			"route": 5, "actor": 6, "time": 7}},
+	} {
+		fields := tt.msg.ProtoReflect().Descriptor().Fields()
+		got := map[string]int{}
+		for i := range fields.Len() {
+			got[string(fields.Get(i).Name())] = int(fields.Get(i).Number())
 		}
-	}
-	fields := (&routecastv1.Route{}).ProtoReflect().Descriptor().Fields()
-	if n := fields.ByName("name").Number(); n != 1 {
-		t.Errorf("Route.name is field %d, want 1: store.withScope must change", n)
-	}
-	if n := fields.ByName("scope").Number(); n != 2 {
-		t.Errorf("Route.scope is field %d, want 2: store.withScope must change", n)
-	}
-	version := fields.ByName("version")
-	for i := range fields.Len() {
-		if f := fields.Get(i); f.Number() > version.Number() {
-			t.Errorf("Route field %s (%d) comes after version (%d): store.withVersion must change", f.Name(), f.Number(), version.Number())
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s fields changed; the store's encoding must follow (-want +got):\n%s",
+				tt.msg.ProtoReflect().Descriptor().Name(), diff)
 		}
 	}
 }
