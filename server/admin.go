@@ -199,16 +199,46 @@ func (a *admin) ListChanges(ctx context.Context, req *routecastv1.ListChangesReq
 	if err != nil {
 		return nil, err
 	}
-	changes, err := a.srv.store.Changes(ctx, req.GetAfterRevision(), size,
+	after := store.AfterRevision(req.GetAfterRevision())
+	if t := req.GetPageToken(); t != "" {
+		if req.GetAfterRevision() != 0 {
+			return nil, invalidArgument(&routes.FieldError{Field: "page_token",
+				Reason: "is set with after_revision; the token already says where to read on"})
+		}
+		if after, err = parseChangesPageToken(t); err != nil {
+			return nil, err
+		}
+	}
+	changes, last, err := a.srv.store.Changes(ctx, after, size,
 		store.ChangeFilter{Scope: req.GetScope(), Name: req.GetName()})
 	if err != nil {
 		return nil, storeError(err)
 	}
 	resp := &routecastv1.ListChangesResponse{Changes: changes}
 	if len(changes) == size {
-		resp.NextAfterRevision = changes[len(changes)-1].GetRevision()
+		resp.NextAfterRevision = last.Revision
+		resp.NextPageToken = changesPageToken(last)
 	}
 	return resp, nil
+}
+
+// changesPageToken returns the ListChanges page token that reads on
+// after p.
+func changesPageToken(p store.LogPosition) string {
+	return encodePageToken(fmt.Sprintf("%d.%d", p.Revision, p.Index))
+}
+
+// parseChangesPageToken reads a token made by changesPageToken.
+func parseChangesPageToken(tok string) (store.LogPosition, error) {
+	s, err := decodePageToken(tok)
+	if err != nil {
+		return store.LogPosition{}, err
+	}
+	var p store.LogPosition
+	if n, err := fmt.Sscanf(s, "%d.%d", &p.Revision, &p.Index); n != 2 || err != nil || changesPageToken(p) != tok {
+		return store.LogPosition{}, invalidArgument(&routes.FieldError{Field: "page_token", Reason: "is not a token this server issued"})
+	}
+	return p, nil
 }
 
 // RevokeIdentity stores a revocation and ends the streams it refuses.

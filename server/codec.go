@@ -53,30 +53,38 @@ const applyPutsField = 2
 // the decoding of a batch across CPUs.
 const decodeChunk = 128
 
+// minParallelRouteSize is the mean encoded size of a request's routes
+// below which unmarshalApply decodes them in one call: a route that
+// small is a few fields, and a call per route would cost more than it.
+const minParallelRouteSize = 64
+
 // unmarshalApply decodes an ApplyRoutesRequest as proto.Unmarshal does,
 // but decodes its routes, most of a large request, on every CPU: it cuts
 // the request into the encodings of its routes and the rest, decodes the
 // rest, then each route. proto.Unmarshal copies what it decodes, so
 // nothing refers to b afterwards.
 func unmarshalApply(b []byte, req *routecastv1.ApplyRoutesRequest) error {
+	n, err := countPuts(b)
+	if err != nil {
+		return err
+	}
+	if n < 2*decodeChunk || len(b)/n < minParallelRouteSize {
+		// Too few routes to share, or so small that decoding each on its
+		// own costs more than decoding them all in one call.
+		return proto.Unmarshal(b, req)
+	}
 	var rest []byte
-	var puts [][]byte
+	puts := make([][]byte, 0, n)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return protowire.ParseError(m)
-		}
+		num, typ, tag := protowire.ConsumeTag(b)
+		size := tag + protowire.ConsumeFieldValue(num, typ, b[tag:])
 		if num == applyPutsField && typ == protowire.BytesType {
-			v, _ := protowire.ConsumeBytes(b[n:])
+			v, _ := protowire.ConsumeBytes(b[tag:])
 			puts = append(puts, v)
 		} else {
-			rest = append(rest, b[:n+m]...)
+			rest = append(rest, b[:size]...)
 		}
-		b = b[n+m:]
+		b = b[size:]
 	}
 	if err := proto.Unmarshal(rest, req); err != nil {
 		return err
@@ -93,4 +101,25 @@ func unmarshalApply(b []byte, req *routecastv1.ApplyRoutesRequest) error {
 	}
 	req.Puts = routes
 	return nil
+}
+
+// countPuts checks the framing of an encoded ApplyRoutesRequest's fields
+// and counts its routes.
+func countPuts(b []byte) (int, error) {
+	n := 0
+	for off := 0; off < len(b); {
+		num, typ, tag := protowire.ConsumeTag(b[off:])
+		if tag < 0 {
+			return 0, fmt.Errorf("ApplyRoutesRequest: invalid wire-format data at byte %d: %w", off, protowire.ParseError(tag))
+		}
+		size := protowire.ConsumeFieldValue(num, typ, b[off+tag:])
+		if size < 0 {
+			return 0, fmt.Errorf("ApplyRoutesRequest: invalid wire-format data in field %d at byte %d: %w", num, off, protowire.ParseError(size))
+		}
+		if num == applyPutsField && typ == protowire.BytesType {
+			n++
+		}
+		off += tag + size
+	}
+	return n, nil
 }

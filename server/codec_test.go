@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -17,7 +19,7 @@ import (
 // ApplyRoutesRequest, in batches below and above decodeChunk.
 func applyRequests(t testing.TB) []*routecastv1.ApplyRoutesRequest {
 	var out []*routecastv1.ApplyRoutesRequest
-	for _, n := range []int{0, 1, decodeChunk - 1, 3 * decodeChunk, 1000} {
+	for _, n := range []int{0, 1, decodeChunk - 1, 2 * decodeChunk, 1000} {
 		rs, err := benchdata.Routes("a/b", "r", n)
 		if err != nil {
 			t.Fatal(err)
@@ -50,11 +52,12 @@ func TestUnmarshalApply(t *testing.T) {
 	}
 }
 
-// TestUnmarshalApply_Malformed checks that every prefix of a request, and
-// a request with a broken route, fails to decode as it does with
-// proto.Unmarshal.
+// TestUnmarshalApply_Malformed checks that prefixes of a request large
+// enough to be decoded in parallel, and such a request with a broken
+// route, fail to decode as they do with proto.Unmarshal, and that framing
+// errors say where they are.
 func TestUnmarshalApply_Malformed(t *testing.T) {
-	b, err := proto.Marshal(applyRequests(t)[2])
+	b, err := proto.Marshal(applyRequests(t)[3])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +70,18 @@ func TestUnmarshalApply_Malformed(t *testing.T) {
 		t.Error("a request with a truncated route decoded without error")
 	}
 	checkSameDecoding(t, broken)
+
+	err = unmarshalApply([]byte{0x12, 0x05, 0x0a}, new(routecastv1.ApplyRoutesRequest))
+	if err == nil || !strings.Contains(err.Error(), "ApplyRoutesRequest: invalid wire-format data in field 2 at byte 0") {
+		t.Errorf("truncated route: err = %v, want one naming the field and the byte", err)
+	}
+}
+
+// TestUnmarshalApply_TinyRoutes checks that a request of many tiny
+// routes, such as 2,000 empty ones, which unmarshalApply hands whole to
+// proto.Unmarshal, decodes as proto.Unmarshal decodes it.
+func TestUnmarshalApply_TinyRoutes(t *testing.T) {
+	checkSameDecoding(t, bytes.Repeat([]byte{0x12, 0x00}, 2000))
 }
 
 // checkSameDecoding fails t unless unmarshalApply and proto.Unmarshal
@@ -89,7 +104,7 @@ func checkSameDecoding(t testing.TB, b []byte) {
 // FuzzUnmarshalApply checks the parallel decoder against proto.Unmarshal
 // on arbitrary bytes.
 func FuzzUnmarshalApply(f *testing.F) {
-	for _, req := range applyRequests(f)[:3] {
+	for _, req := range applyRequests(f)[:4] {
 		b, err := proto.Marshal(req)
 		if err != nil {
 			f.Fatal(err)

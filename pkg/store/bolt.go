@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -275,6 +276,9 @@ func encodePuts(scope string, rs []*routecastv1.Route) ([]pendingPut, error) {
 // reflection, would cost more than the rest of the route. The caller's
 // route is not changed.
 func encodeBody(scope string, r *routecastv1.Route) ([]byte, error) {
+	if err := checkUTF8(scope, r); err != nil {
+		return nil, err
+	}
 	nested := &routecastv1.Route{
 		Match: r.GetMatch(), Upstream: r.GetUpstream(), Filters: r.GetFilters(), Policy: r.GetPolicy(),
 	}
@@ -302,6 +306,23 @@ func encodeBody(scope string, r *routecastv1.Route) ([]byte, error) {
 	}
 	b = appendStringField(b, routeOwnerField, r.GetOwner())
 	return append(b, r.ProtoReflect().GetUnknown()...), nil
+}
+
+// checkUTF8 refuses what proto.Marshal would: a string field of the
+// route's own that is not valid UTF-8. Strings of the nested messages are
+// protobuf's to check.
+func checkUTF8(scope string, r *routecastv1.Route) error {
+	for _, f := range [...]struct{ field, s string }{{"name", r.GetName()}, {"scope", scope}, {"owner", r.GetOwner()}} {
+		if !utf8.ValidString(f.s) {
+			return fmt.Errorf("%s: string field contains invalid UTF-8", f.field)
+		}
+	}
+	for k, v := range r.GetLabels() {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("labels[%q]: string field contains invalid UTF-8", k)
+		}
+	}
+	return nil
 }
 
 // stringFieldSize is the size of a string field of Route: a one-byte
@@ -570,22 +591,34 @@ func (s *Bolt) Revision(ctx context.Context) (uint64, error) {
 }
 
 // Changes reads the change log. See Store.
-func (s *Bolt) Changes(ctx context.Context, after uint64, limit int, f ChangeFilter) ([]*routecastv1.Change, error) {
+func (s *Bolt) Changes(ctx context.Context, after LogPosition, limit int, f ChangeFilter) ([]*routecastv1.Change, LogPosition, error) {
 	var out []*routecastv1.Change
+	last := after
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(logBucket).Cursor()
-		for k, v := c.Seek(logKey(after+1, 0)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+		start := logKey(after.Revision, after.Index)
+		k, v := c.Seek(start)
+		if bytes.Equal(k, start) {
+			k, v = c.Next()
+		}
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 			ch := new(routecastv1.Change)
 			if err := proto.Unmarshal(v, ch); err != nil {
 				return fmt.Errorf("store: decode change log entry: %w", err)
 			}
 			if f.match(ch) {
 				out = append(out, ch)
+				last = logPositionOf(k)
 			}
 		}
 		return nil
 	})
-	return out, err
+	return out, last, err
+}
+
+// logPositionOf reads a change log key.
+func logPositionOf(key []byte) LogPosition {
+	return LogPosition{Revision: binary.BigEndian.Uint64(key), Index: binary.BigEndian.Uint32(key[8:])}
 }
 
 // Subscribe snapshots the store and registers fn. See Store.

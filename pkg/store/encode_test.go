@@ -2,7 +2,10 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -53,6 +56,38 @@ func TestEncodeBody(t *testing.T) {
 		if !proto.Equal(r, sent) {
 			t.Errorf("route %d: encodeBody changed the route", i)
 		}
+	}
+}
+
+// TestEncodeBody_InvalidUTF8 checks that a route's own strings are held
+// to UTF-8 as proto.Marshal holds them, and that Apply stores nothing of
+// a batch with such a route.
+func TestEncodeBody_InvalidUTF8(t *testing.T) {
+	for _, r := range []*routecastv1.Route{
+		{Name: "a\xff"},
+		{Name: "a", Owner: "o\xff"},
+		{Name: "a", Labels: map[string]string{"k\xff": "v"}},
+		{Name: "a", Labels: map[string]string{"k": "v\xff"}},
+	} {
+		if _, err := encodeBody("a/b", r); err == nil || !strings.Contains(err.Error(), "invalid UTF-8") {
+			t.Errorf("encodeBody(%v): err = %v, want invalid UTF-8", r, err)
+		}
+		if _, err := encodeBody("a/\xff", &routecastv1.Route{Name: "a"}); err == nil {
+			t.Error("encodeBody with an invalid scope: no error")
+		}
+	}
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	_, err = s.Apply(ctx, "a/b", Batch{Puts: []*routecastv1.Route{{Name: "good"}, {Name: "bad", Owner: "o\xff"}}})
+	if err == nil || !strings.Contains(err.Error(), `route "bad"`) {
+		t.Fatalf("Apply of a batch with an invalid route: err = %v, want one naming it", err)
+	}
+	if rs, _, err := s.List(ctx, "a/b", "", 0); err != nil || len(rs) != 0 {
+		t.Errorf("after the refused batch: List = %v, %v; want nothing stored", rs, err)
 	}
 }
 

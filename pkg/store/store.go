@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -38,9 +39,11 @@ type Store interface {
 	// Revision returns the current revision; zero for an empty store.
 	Revision(ctx context.Context) (uint64, error)
 
-	// Changes returns up to limit change-log entries after revision after,
-	// oldest first, filtered by f.
-	Changes(ctx context.Context, after uint64, limit int, f ChangeFilter) ([]*routecastv1.Change, error)
+	// Changes returns up to limit change-log entries after position
+	// after, oldest first, filtered by f, and the position of the last one
+	// returned (after itself when none is). A limit of zero or less means
+	// no limit.
+	Changes(ctx context.Context, after LogPosition, limit int, f ChangeFilter) ([]*routecastv1.Change, LogPosition, error)
 
 	// Subscribe takes a consistent snapshot of every scope and registers fn
 	// to be called with every later commit, in revision order, with no gap
@@ -174,6 +177,20 @@ type ScopeInfo struct {
 	// Revision is the highest version among the scope's routes and
 	// deletions.
 	Revision uint64
+}
+
+// LogPosition is an entry of the change log: the revision of its commit
+// and its index among the commit's changes. A commit can hold more
+// changes than a caller reads at once; a position can stop inside it.
+type LogPosition struct {
+	Revision uint64
+	Index    uint32
+}
+
+// AfterRevision returns the position after every change of revision rev,
+// and so before every later one.
+func AfterRevision(rev uint64) LogPosition {
+	return LogPosition{Revision: rev, Index: math.MaxUint32}
 }
 
 // ChangeFilter narrows Changes. Zero values match everything.

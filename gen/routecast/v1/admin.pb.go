@@ -1665,7 +1665,12 @@ type ListChangesRequest struct {
 	// Only changes after this revision.
 	AfterRevision uint64 `protobuf:"varint,3,opt,name=after_revision,json=afterRevision,proto3" json:"after_revision,omitempty"`
 	// Maximum changes returned, 1 to 1000; zero means 100.
-	PageSize      int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Read on after the last change of a previous page: that page's
+	// next_page_token, with the same scope and name. A commit can have more
+	// changes than a page holds; a token goes on inside it. Not with
+	// after_revision.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1728,15 +1733,26 @@ func (x *ListChangesRequest) GetPageSize() int32 {
 	return 0
 }
 
+func (x *ListChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListChangesResponse is a page of the change log, oldest first.
 type ListChangesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The changes, in revision order.
 	Changes []*Change `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
-	// Pass as after_revision to read on; zero when the log is exhausted.
+	// The revision of the last change, when the page is full and there may
+	// be more; zero when the log is exhausted. As after_revision it skips
+	// what is left of that revision, so read on with next_page_token.
 	NextAfterRevision uint64 `protobuf:"varint,2,opt,name=next_after_revision,json=nextAfterRevision,proto3" json:"next_after_revision,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Pass as page_token to read on; empty when the log is exhausted.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListChangesResponse) Reset() {
@@ -1781,6 +1797,13 @@ func (x *ListChangesResponse) GetNextAfterRevision() uint64 {
 		return x.NextAfterRevision
 	}
 	return 0
+}
+
+func (x *ListChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_routecast_v1_admin_proto protoreflect.FileDescriptor
@@ -1898,15 +1921,18 @@ const file_routecast_v1_admin_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\x0e2\x18.routecast.v1.ChangeKindR\x04kind\x12)\n" +
 	"\x05route\x18\x05 \x01(\v2\x13.routecast.v1.RouteR\x05route\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x82\x01\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa1\x01\n" +
 	"\x12ListChangesRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
 	"\x0eafter_revision\x18\x03 \x01(\x04R\rafterRevision\x12\x1b\n" +
-	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\"u\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x9d\x01\n" +
 	"\x13ListChangesResponse\x12.\n" +
 	"\achanges\x18\x01 \x03(\v2\x14.routecast.v1.ChangeR\achanges\x12.\n" +
-	"\x13next_after_revision\x18\x02 \x01(\x04R\x11nextAfterRevision*V\n" +
+	"\x13next_after_revision\x18\x02 \x01(\x04R\x11nextAfterRevision\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken*V\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +

@@ -258,7 +258,7 @@ func testScopesAndChanges(t *testing.T, o Opener) {
 		t.Errorf("Scopes (-want +got):\n%s", diff)
 	}
 
-	changes, err := s.Changes(ctx, 0, 0, store.ChangeFilter{Scope: "a/b"})
+	changes, _, err := s.Changes(ctx, store.AfterRevision(0), 0, store.ChangeFilter{Scope: "a/b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,12 +284,35 @@ func testScopesAndChanges(t *testing.T, o Opener) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Changes (-want +got):\n%s", diff)
 	}
-	later, err := s.Changes(ctx, 2, 1, store.ChangeFilter{})
+	later, _, err := s.Changes(ctx, store.AfterRevision(2), 1, store.ChangeFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(later) != 1 || later[0].GetRevision() != 3 {
 		t.Errorf("Changes(after 2, limit 1) = %v, want the one change at revision 3", later)
+	}
+
+	// Pages smaller than a commit go on inside it, position by position.
+	var paged []string
+	pos := store.AfterRevision(0)
+	for range 10 {
+		page, next, err := s.Changes(ctx, pos, 2, store.ChangeFilter{Scope: "a/b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			if next != pos {
+				t.Errorf("an empty page moved the position from %+v to %+v", pos, next)
+			}
+			break
+		}
+		for _, c := range page {
+			paged = append(paged, fmt.Sprintf("%d/%s", c.GetRevision(), c.GetName()))
+		}
+		pos = next
+	}
+	if diff := cmp.Diff([]string{"1/x", "1/y", "3/x"}, paged); diff != "" {
+		t.Errorf("Changes in pages of 2 (-want +got):\n%s", diff)
 	}
 }
 

@@ -213,15 +213,18 @@ func historyCommand() command {
 			fs.IntVar(&limit, "limit", 100, "at most this many `changes`")
 		},
 		run: func(ctx context.Context, c *client, args []string) error {
-			resp, err := c.admin.ListChanges(ctx, &routecastv1.ListChangesRequest{
-				Scope: scope, Name: name, AfterRevision: after, PageSize: int32(limit),
-			})
+			if limit < 1 {
+				return fmt.Errorf("--limit must be at least 1")
+			}
+			changes, err := listChanges(ctx, c, &routecastv1.ListChangesRequest{
+				Scope: scope, Name: name, AfterRevision: after,
+			}, limit)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "REVISION\tTIME\tKIND\tSCOPE\tNAME\tACTOR")
-			for _, ch := range resp.GetChanges() {
+			for _, ch := range changes {
 				kind := strings.TrimPrefix(ch.GetKind().String(), "CHANGE_KIND_")
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", ch.GetRevision(), ch.GetTime().AsTime().Format(time.RFC3339),
 					kind, ch.GetScope(), ch.GetName(), orDash(ch.GetActor()))
@@ -230,6 +233,28 @@ func historyCommand() command {
 		},
 	}
 }
+
+// listChanges reads up to limit changes that req selects, a page at a
+// time.
+func listChanges(ctx context.Context, c *client, req *routecastv1.ListChangesRequest, limit int) ([]*routecastv1.Change, error) {
+	var out []*routecastv1.Change
+	for len(out) < limit {
+		req.PageSize = int32(min(limit-len(out), maxChangesPage))
+		resp, err := c.admin.ListChanges(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, resp.GetChanges()...)
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.AfterRevision, req.PageToken = 0, resp.GetNextPageToken()
+	}
+	return out, nil
+}
+
+// maxChangesPage is the largest page ListChanges returns.
+const maxChangesPage = 1000
 
 func statusCommand() command {
 	return command{
