@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/protobuf/proto"
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/pkg/store"
@@ -106,13 +107,14 @@ func BenchmarkInitialUpdate(b *testing.B) {
 	}
 }
 
-// mustEncode returns r as a store holds it.
+// mustEncode returns r, with its scope and version set, as a store holds
+// it.
 func mustEncode(r *routecastv1.Route) store.StoredRoute {
-	e, err := store.Encode(r)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
 	if err != nil {
 		panic(err)
 	}
-	return e
+	return store.StoredRoute{Name: r.GetName(), Version: r.GetVersion(), Bytes: b}
 }
 
 // drain builds, encodes and acknowledges updates until st has none.

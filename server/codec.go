@@ -49,10 +49,6 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 // applyPutsField is the number of ApplyRoutesRequest.puts.
 const applyPutsField = 2
 
-// decodeChunk is the number of routes from which unmarshalApply splits
-// the decoding of a batch across CPUs.
-const decodeChunk = 128
-
 // minParallelRouteSize is the mean encoded size of a request's routes
 // below which unmarshalApply decodes them in one call: a route that
 // small is a few fields, and a call per route would cost more than it.
@@ -68,7 +64,7 @@ func unmarshalApply(b []byte, req *routecastv1.ApplyRoutesRequest) error {
 	if err != nil {
 		return err
 	}
-	if n < 2*decodeChunk || len(b)/n < minParallelRouteSize {
+	if n < 2*parallel.MinChunk || len(b)/n < minParallelRouteSize {
 		// Too few routes to share, or so small that decoding each on its
 		// own costs more than decoding them all in one call.
 		return proto.Unmarshal(b, req)
@@ -93,7 +89,7 @@ func unmarshalApply(b []byte, req *routecastv1.ApplyRoutesRequest) error {
 		return nil
 	}
 	routes := make([]*routecastv1.Route, len(puts))
-	if i, err := parallel.Each(len(puts), decodeChunk, func(i int) error {
+	if i, err := parallel.Each(len(puts), func(i int) error {
 		routes[i] = new(routecastv1.Route)
 		return proto.Unmarshal(puts[i], routes[i])
 	}); err != nil {

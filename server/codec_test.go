@@ -13,13 +13,14 @@ import (
 
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 	"github.com/routecast/routecast/internal/benchdata"
+	"github.com/routecast/routecast/internal/parallel"
 )
 
 // applyRequests returns requests that exercise every field of an
-// ApplyRoutesRequest, in batches below and above decodeChunk.
+// ApplyRoutesRequest, in batches below and above parallel.MinChunk.
 func applyRequests(t testing.TB) []*routecastv1.ApplyRoutesRequest {
 	var out []*routecastv1.ApplyRoutesRequest
-	for _, n := range []int{0, 1, decodeChunk - 1, 2 * decodeChunk, 1000} {
+	for _, n := range []int{0, 1, parallel.MinChunk - 1, 2 * parallel.MinChunk, 1000} {
 		rs, err := benchdata.Routes("a/b", "r", n)
 		if err != nil {
 			t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 )
 
 func TestEachVisitsEveryIndexOnce(t *testing.T) {
-	for _, n := range []int{0, 1, 127, 128, 256, 1000, 1001} {
+	for _, n := range []int{0, 1, MinChunk - 1, MinChunk, 2 * MinChunk, 1000, 1001} {
 		seen := make([]atomic.Int32, n)
-		if i, err := Each(n, 64, func(i int) error { seen[i].Add(1); return nil }); err != nil {
+		if i, err := Each(n, func(i int) error { seen[i].Add(1); return nil }); err != nil {
 			t.Fatalf("n=%d: Each = %d, %v", n, i, err)
 		}
 		for i := range seen {
@@ -27,7 +27,7 @@ func TestEachReportsLowestFailure(t *testing.T) {
 		t.Log("one CPU: the sequential path is tested")
 	}
 	fail := map[int]bool{700: true, 300: true, 999: true}
-	i, err := Each(1000, 100, func(i int) error {
+	i, err := Each(1000, func(i int) error {
 		if fail[i] {
 			return fmt.Errorf("item %d", i)
 		}
@@ -41,7 +41,7 @@ func TestEachReportsLowestFailure(t *testing.T) {
 func TestEachStopsSequentialBatchAtFirstFailure(t *testing.T) {
 	var calls int
 	boom := errors.New("boom")
-	i, err := Each(10, 100, func(i int) error {
+	i, err := Each(10, func(i int) error {
 		calls++
 		if i == 3 {
 			return boom

@@ -158,14 +158,11 @@ func checkOwner(r *routecastv1.Route) error {
 	return nil
 }
 
-// parallelBatch is the batch size from which validateAll uses every CPU.
-const parallelBatch = 128
-
 // validateAll validates every route and returns the error of the first
 // invalid one, with its index. Large batches are validated on every CPU;
 // the error reported is still that of the lowest index.
 func validateAll(rs []*routecastv1.Route) (int, error) {
-	return parallel.Each(len(rs), parallelBatch, func(i int) error { return Validate(rs[i]) })
+	return parallel.Each(len(rs), func(i int) error { return Validate(rs[i]) })
 }
 
 // ValidateBatch checks one write batch: every route in puts is valid, no

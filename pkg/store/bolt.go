@@ -242,10 +242,6 @@ type pendingPut struct {
 	body []byte
 }
 
-// encodeChunk is the number of routes from which encodePuts splits a
-// batch across CPUs.
-const encodeChunk = 128
-
 // encodePuts encodes the routes of a batch as stored in scope, with the
 // version left out, and returns them in name order. It is the costliest
 // step of a large batch and needs neither the store's lock nor a
@@ -253,7 +249,7 @@ const encodeChunk = 128
 // are not changed.
 func encodePuts(scope string, rs []*routecastv1.Route) ([]pendingPut, error) {
 	out := make([]pendingPut, len(rs))
-	_, err := parallel.Each(len(rs), encodeChunk, func(i int) error {
+	_, err := parallel.Each(len(rs), func(i int) error {
 		body, err := encodeBody(scope, rs[i])
 		if err != nil {
 			return fmt.Errorf("store: encode route %q: %w", rs[i].GetName(), err)
@@ -286,7 +282,11 @@ func encodeBody(scope string, r *routecastv1.Route) ([]byte, error) {
 	size := stringFieldSize(r.GetName()) + stringFieldSize(scope) + marshalOpts.Size(nested) +
 		stringFieldSize(r.GetOwner()) + len(r.ProtoReflect().GetUnknown()) + maxVersionLen
 	for _, k := range keys {
-		size += 1 + protowire.SizeBytes(labelEntrySize(k, r.GetLabels()[k]))
+		v := r.GetLabels()[k]
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("labels[%q]: string field contains invalid UTF-8", k)
+		}
+		size += 1 + protowire.SizeBytes(labelEntrySize(k, v))
 	}
 	b := make([]byte, 0, size)
 	b = appendStringField(b, routeNameField, r.GetName())
@@ -309,17 +309,12 @@ func encodeBody(scope string, r *routecastv1.Route) ([]byte, error) {
 }
 
 // checkUTF8 refuses what proto.Marshal would: a string field of the
-// route's own that is not valid UTF-8. Strings of the nested messages are
-// protobuf's to check.
+// route's own that is not valid UTF-8. encodeBody checks the labels as it
+// sizes them; strings of the nested messages are protobuf's to check.
 func checkUTF8(scope string, r *routecastv1.Route) error {
 	for _, f := range [...]struct{ field, s string }{{"name", r.GetName()}, {"scope", scope}, {"owner", r.GetOwner()}} {
 		if !utf8.ValidString(f.s) {
 			return fmt.Errorf("%s: string field contains invalid UTF-8", f.field)
-		}
-	}
-	for k, v := range r.GetLabels() {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return fmt.Errorf("labels[%q]: string field contains invalid UTF-8", k)
 		}
 	}
 	return nil

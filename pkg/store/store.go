@@ -12,8 +12,6 @@ import (
 	"math"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	routecastv1 "github.com/routecast/routecast/gen/routecast/v1"
 )
 
@@ -203,14 +201,4 @@ type ChangeFilter struct {
 
 func (f ChangeFilter) match(c *routecastv1.Change) bool {
 	return (f.Scope == "" || c.GetScope() == f.Scope) && (f.Name == "" || c.GetName() == f.Name)
-}
-
-// Encode returns r as a store would put it in a Commit: r must have its
-// scope and version set.
-func Encode(r *routecastv1.Route) (StoredRoute, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
-	if err != nil {
-		return StoredRoute{}, fmt.Errorf("store: encode route %q: %w", r.GetName(), err)
-	}
-	return StoredRoute{Name: r.GetName(), Version: r.GetVersion(), Bytes: b}, nil
 }
